@@ -1,0 +1,9 @@
+// The whole public API of cairn.
+#pragma once
+
+#include "cairn/error.h"
+#include "cairn/events.h"
+#include "cairn/options.h"
+#include "cairn/records.h"
+#include "cairn/registry.h"
+#include "cairn/stores.h"

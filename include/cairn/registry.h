@@ -1,0 +1,148 @@
+// Registry: the entry point. It owns the database connections, the stores'
+// shared state and (later) the event bus.
+//
+// Ownership: a Registry is a movable value; stores and transactions obtained
+// from it hold a pointer to its implementation and must not outlive it.
+// Threads: every member may be called from any thread. Writes are serialized
+// by one writer mutex; reads outside a transaction use read-only connections
+// and do not wait for the writer (in a durable registry).
+// Errors: every failure throws cairn::Error (error.h). Destructors never throw.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cairn/events.h"
+#include "cairn/options.h"
+#include "cairn/records.h"
+#include "cairn/stores.h"
+
+namespace cairn {
+
+namespace detail {
+class RegistryImpl;
+class StoreContext;
+}  // namespace detail
+
+// A write transaction, as a guard: it rolls back in its destructor unless
+// commit() ran. Opened by Registry::begin() on the calling thread, and usable
+// only on that thread. Opened while the thread already has one, it is a
+// savepoint inside it: committing it releases the savepoint, rolling it back
+// undoes only its own writes. The outermost commit makes everything durable
+// and takes one new revision for all the records changed inside.
+class Tx {
+ public:
+  Tx(Tx&& other) noexcept;
+  Tx& operator=(Tx&&) = delete;
+  ~Tx();
+
+  AppStore apps();
+  PoolStore pools();
+  MemoryBlockStore blocks();
+  ConfigStore config();
+
+  // Throws on failure, after rolling back: nothing of the transaction is kept.
+  void commit();
+  // Never throws. A no-op when already committed or rolled back.
+  void rollback() noexcept;
+  bool active() const noexcept { return active_; }
+
+ private:
+  friend class Registry;
+  Tx(detail::StoreContext* ctx, int depth) : ctx_(ctx), depth_(depth) {}
+  detail::StoreContext* ctx_;
+  int depth_;  // 0: the outermost transaction; n > 0: savepoint n
+  bool active_ = true;
+};
+
+struct Stats {
+  std::string path;               // ":memory:" for an in-memory registry
+  int schema_version = 0;
+  std::int64_t database_bytes = 0;
+  std::int64_t wal_bytes = 0;
+  std::int64_t page_size = 0;
+  std::int64_t page_count = 0;
+  std::int64_t freelist_pages = 0;
+  std::int64_t apps = 0, pools = 0, memory_blocks = 0, config_entries = 0;
+  Revision last_revision = 0;
+  Revision oldest_revision = 0;   // oldest revision kept in the change log (0: empty)
+  std::int64_t statements_cached = 0;
+};
+
+void to_json(nlohmann::json& j, const Stats& s);
+
+class Registry {
+ public:
+  // Opens (creating if missing) a durable registry file in WAL mode, and
+  // applies pending migrations unless options.migrate_on_open is false.
+  // Missing directories are created 0700; the database, -wal and -shm 0600.
+  // Refused, with nothing written: a file that is not SQLite
+  // (errc::not_a_registry), a SQLite file of another application
+  // (not_a_registry), a newer schema (schema_too_new), an applied migration
+  // that differs (migration_checksum).
+  static Registry open(const std::filesystem::path& path, const Options& options = {});
+
+  // The whole registry in memory: same API, no durability. Reads share the
+  // writer connection, so they wait for a running transaction.
+  static Registry open_in_memory(const Options& options = {});
+
+  Registry(Registry&&) noexcept;
+  Registry& operator=(Registry&&) noexcept;
+  ~Registry();
+
+  AppStore apps();
+  PoolStore pools();
+  MemoryBlockStore blocks();
+  ConfigStore config();
+
+  // Opens a write transaction on this thread (BEGIN IMMEDIATE), or a
+  // savepoint when this thread already has one.
+  Tx begin();
+
+  // Runs fn(tx) in a transaction: commit when it returns, roll back when it
+  // throws (the exception propagates). Returns what fn returns.
+  template <class Fn>
+  auto transact(Fn&& fn) {
+    Tx tx = begin();
+    if constexpr (std::is_void_v<std::invoke_result_t<Fn&, Tx&>>) {
+      fn(tx);
+      tx.commit();
+    } else {
+      auto result = fn(tx);
+      tx.commit();
+      return result;
+    }
+  }
+
+  // The revision of the last committed write (0 for an empty registry).
+  Revision revision() const;
+  int schema_version() const;
+  Stats stats() const;
+
+  // The change log from revision `from` (inclusive), oldest first, at most
+  // `limit` events (0: no limit).
+  std::vector<Event> changes(Revision from, std::size_t limit = 0) const;
+
+  // PRAGMA integrity_check: {"ok"} when the file is sound, else the problems.
+  std::vector<std::string> integrity_check() const;
+
+  const std::filesystem::path& path() const;
+
+  // Closes the connections. Later calls fail with errc::closed. Idempotent;
+  // the destructor does it too.
+  void close() noexcept;
+
+ private:
+  explicit Registry(std::unique_ptr<detail::RegistryImpl> impl);
+  std::unique_ptr<detail::RegistryImpl> impl_;
+};
+
+// The version of this library ("0.1.0") and the newest schema it knows.
+const char* version() noexcept;
+int latest_schema_version() noexcept;
+
+}  // namespace cairn

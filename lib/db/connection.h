@@ -1,0 +1,98 @@
+// One SQLite connection with its cache of prepared statements.
+//
+// Threads: a Connection is used by one thread at a time; the Database hands
+// it out under a lock (the writer mutex, or a reader lease). Errors: every
+// failed call throws cairn::Error through db/error_map.h.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <SQLiteCpp/Database.h>
+
+namespace cairn::db {
+
+// A prepared statement borrowed from a Connection's cache. Destroying it
+// resets the statement and clears its bindings, so the cache can hand it out
+// again. Bound text and blobs are copied (SQLITE_TRANSIENT): binding a
+// temporary is safe.
+class Statement {
+ public:
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
+
+  Statement& bind_int(int index, std::int64_t value);
+  Statement& bind_text(int index, std::string_view value);
+  Statement& bind_blob(int index, const void* data, std::size_t size);
+  Statement& bind_null(int index);
+
+  // Advances to the next row: true when there is one, false when done.
+  bool step();
+  // Runs a statement that returns no rows (INSERT, UPDATE, DELETE...).
+  void run();
+
+  bool is_null(int column) const;
+  std::int64_t column_int(int column) const;
+  // Valid until the next step() or the statement's destruction.
+  std::string_view column_text(int column) const;
+  std::string_view column_blob(int column) const;
+
+ private:
+  friend class Connection;
+  Statement(sqlite3_stmt* stmt, sqlite3* db, bool* in_use, bool owned)
+      : stmt_(stmt), db_(db), in_use_(in_use), owned_(owned) {}
+  void check_bind(int rc, int index);
+
+  sqlite3_stmt* stmt_;
+  sqlite3* db_;
+  bool* in_use_;  // the cache's flag for this statement; null when owned
+  bool owned_;    // prepared outside the cache (the cached one was busy)
+};
+
+class Connection {
+ public:
+  enum class Mode { read_write, read_write_create, read_only };
+
+  // `target` is a file path or a SQLite URI. Throws Error on failure.
+  Connection(const std::string& target, Mode mode, int busy_timeout_ms);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Runs one or more statements without results (DDL, pragmas, BEGIN...).
+  void exec(std::string_view sql);
+
+  // The cached prepared statement for `sql`. `sql` must have static storage
+  // (one of our constants): the cache is keyed by its address. If the cached
+  // statement is in use (a nested query of the same SQL), a fresh one is
+  // prepared for this use.
+  Statement prepare(const char* sql);
+
+  // A pragma or query that returns one integer (e.g. "PRAGMA user_version").
+  std::int64_t query_int(const char* sql);
+
+  sqlite3* handle() const noexcept { return db_.getHandle(); }
+  // Safe to call from any thread (stats).
+  std::size_t statements_cached() const noexcept { return cached_count_.load(); }
+
+ private:
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+
+  sqlite3_stmt* compile(const char* sql, bool persistent);
+
+  SQLite::Database db_;
+  // Declared after db_: finalized (in ~Connection) before the database closes.
+  std::unordered_map<const char*, Cached> cache_;
+  std::atomic<std::size_t> cached_count_{0};
+};
+
+}  // namespace cairn::db

@@ -1,0 +1,117 @@
+#include "db/database.h"
+
+#include <fmt/format.h>
+
+#include "cairn/error.h"
+#include "db/files.h"
+
+namespace cairn::db {
+
+Database::Database(std::filesystem::path path, bool in_memory, const Options& options)
+    : path_(std::move(path)), in_memory_(in_memory), options_(options) {}
+
+Database::~Database() = default;
+
+std::unique_ptr<Database> Database::open_file(const std::filesystem::path& path,
+                                              const Options& options) {
+  if (path.empty()) throw Error(errc::invalid_argument, "registry path is empty");
+  switch (inspect_file(path)) {
+    case FileKind::not_regular:
+      throw Error(errc::not_a_registry, fmt::format("{}: not a regular file", path.string()));
+    case FileKind::other:
+      throw Error(errc::not_a_registry,
+                  fmt::format("{}: not a SQLite database (bad header)", path.string()));
+    case FileKind::missing:
+      make_private_dirs(path.parent_path());
+      create_private_file(path);
+      break;
+    case FileKind::empty:
+    case FileKind::sqlite:
+      break;
+  }
+  std::unique_ptr<Database> db(new Database(path, false, options));
+  db->writer_ = std::make_unique<Connection>(path.string(), Connection::Mode::read_write,
+                                             options.busy_timeout_ms);
+  return db;
+}
+
+std::unique_ptr<Database> Database::open_memory(const Options& options) {
+  std::unique_ptr<Database> db(new Database(":memory:", true, options));
+  db->writer_ = std::make_unique<Connection>(":memory:", Connection::Mode::read_write_create,
+                                             options.busy_timeout_ms);
+  return db;
+}
+
+void Database::configure() {
+  Connection& w = *writer_;
+  if (!in_memory_) {
+    Statement mode = w.prepare("PRAGMA journal_mode = WAL");
+    if (!mode.step() || mode.column_text(0) != "wal") {
+      throw Error(errc::io_error,
+                  fmt::format("{}: cannot switch to WAL mode", path_.string()));
+    }
+  }
+  // Numbers come from Options (integers), never from text input.
+  w.exec(fmt::format(
+      "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{};"
+      "PRAGMA mmap_size = {}; PRAGMA journal_size_limit = {}; PRAGMA trusted_schema = OFF;",
+      options_.synchronous == Synchronous::full ? "FULL" : "NORMAL", options_.cache_size_kib,
+      options_.mmap_size, options_.journal_size_limit));
+}
+
+std::unique_ptr<Connection> Database::open_reader() {
+  auto conn = std::make_unique<Connection>(path_.string(), Connection::Mode::read_only,
+                                           options_.busy_timeout_ms);
+  conn->exec(fmt::format(
+      "PRAGMA cache_size = -{}; PRAGMA mmap_size = {}; PRAGMA trusted_schema = OFF;"
+      "PRAGMA query_only = ON;",
+      options_.cache_size_kib, options_.mmap_size));
+  return conn;
+}
+
+Database::ReadLease::ReadLease(ReadLease&& other) noexcept : db_(other.db_), conn_(other.conn_) {
+  other.db_ = nullptr;
+}
+
+Database::ReadLease::~ReadLease() {
+  if (db_ != nullptr) db_->release(conn_);
+}
+
+Database::ReadLease Database::lease_reader() {
+  if (in_memory_) {
+    writer_mutex_.lock();
+    return ReadLease(this, writer_.get());
+  }
+  std::unique_lock lock(readers_mutex_);
+  const auto capacity = static_cast<std::size_t>(std::max(1, options_.read_connections));
+  reader_free_.wait(lock, [&] { return !idle_.empty() || readers_.size() < capacity; });
+  if (idle_.empty()) {
+    readers_.push_back(open_reader());
+    return ReadLease(this, readers_.back().get());
+  }
+  Connection* conn = idle_.back();
+  idle_.pop_back();
+  return ReadLease(this, conn);
+}
+
+void Database::release(Connection* conn) noexcept {
+  if (conn == writer_.get()) {
+    writer_mutex_.unlock();
+    return;
+  }
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_.push_back(conn);
+  }
+  reader_free_.notify_one();
+}
+
+std::size_t Database::statements_cached() {
+  std::size_t total = writer_->statements_cached();
+  std::lock_guard lock(readers_mutex_);
+  for (const auto& reader : readers_) total += reader->statements_cached();
+  return total;
+}
+
+}  // namespace cairn::db
+

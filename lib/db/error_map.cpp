@@ -1,0 +1,42 @@
+#include "db/error_map.h"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+namespace cairn::db {
+
+errc errc_for_sqlite(int extended_code) noexcept {
+  switch (extended_code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return errc::busy;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return errc::read_only;
+    case SQLITE_FULL:
+      return errc::disk_full;
+    case SQLITE_CORRUPT:
+      return errc::corrupt;
+    case SQLITE_NOTADB:
+      return errc::not_a_registry;
+    case SQLITE_CONSTRAINT:
+      return errc::constraint;
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return errc::invalid_argument;
+    default:
+      return errc::io_error;
+  }
+}
+
+void throw_sqlite(sqlite3* db, int code, std::string_view context) {
+  int extended = db != nullptr ? sqlite3_extended_errcode(db) : code;
+  if ((extended & 0xff) != (code & 0xff)) extended = code;
+  const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  throw Error(errc_for_sqlite(extended),
+              fmt::format("{}: {} (sqlite {})", context, detail, extended), extended);
+}
+
+}  // namespace cairn::db

@@ -1,0 +1,65 @@
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "cairn/error.h"
+#include "cairn/events.h"
+
+namespace cairn {
+namespace {
+
+constexpr std::array<std::pair<Kind, const char*>, 5> kKinds = {{
+    {Kind::app, "app"},
+    {Kind::pool, "pool"},
+    {Kind::memory_block, "memory_block"},
+    {Kind::config, "config"},
+    {Kind::registry, "registry"},
+}};
+
+constexpr std::array<std::pair<Op, const char*>, 8> kOps = {{
+    {Op::created, "created"},
+    {Op::updated, "updated"},
+    {Op::removed, "removed"},
+    {Op::expired, "expired"},
+    {Op::restored, "restored"},
+    {Op::migrated, "migrated"},
+    {Op::backed_up, "backed_up"},
+    {Op::resync_required, "resync_required"},
+}};
+
+template <class Table, class Value>
+const char* name_of(const Table& table, Value v) noexcept {
+  for (const auto& [value, name] : table) {
+    if (value == v) return name;
+  }
+  return "unknown";
+}
+
+template <class Table>
+auto value_of(const Table& table, std::string_view s, const char* what) {
+  for (const auto& [value, name] : table) {
+    if (s == name) return value;
+  }
+  throw Error(errc::invalid_argument, fmt::format("unknown {} \"{}\"", what, s));
+}
+
+}  // namespace
+
+const char* to_string(Kind k) noexcept { return name_of(kKinds, k); }
+const char* to_string(Op op) noexcept { return name_of(kOps, op); }
+Kind kind_from_string(std::string_view s) { return value_of(kKinds, s, "kind"); }
+Op op_from_string(std::string_view s) { return value_of(kOps, s, "op"); }
+
+void to_json(nlohmann::json& j, const Event& e) {
+  j = nlohmann::json{
+      {"revision", e.revision}, {"index", e.index}, {"kind", to_string(e.kind)},
+      {"op", to_string(e.op)},  {"topic", e.topic}, {"id", e.id},
+      {"at", e.at},             {"actor", e.actor},
+  };
+  if (e.before) j["before"] = *e.before;
+  if (e.after) j["after"] = *e.after;
+}
+
+}  // namespace cairn

@@ -1,0 +1,68 @@
+// The migration engine: identifies a database, and applies a chain of
+// migrations to it, one BEGIN IMMEDIATE transaction per step.
+//
+// Each step commits together with its history row and PRAGMA user_version,
+// so a database is never half-migrated ("dirty"). Concurrent migrators (other
+// connections, other processes) serialize on the write lock, and a step found
+// already applied inside the transaction is skipped: each is applied once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/options.h"
+#include "db/connection.h"
+#include "migrate/migration.h"
+
+namespace cairn::detail {
+
+// PRAGMA application_id of every cairn registry ("cair").
+inline constexpr std::int32_t kApplicationId = 0x63616972;
+
+struct AppliedMigration {
+  int version = 0;
+  std::string name;
+  std::string checksum;
+  Timestamp applied_at = 0;
+  std::int64_t duration_ms = 0;
+};
+
+class Migrator {
+ public:
+  // `chain` must be numbered 1..N without gaps (errc::invalid_argument).
+  // Both references must outlive the Migrator.
+  Migrator(db::Connection& conn, const std::vector<Migration>& chain,
+           std::function<Timestamp()> clock);
+
+  // Identifies the database without writing to it, and returns its schema
+  // version (0 for a new, empty database). Throws not_a_registry (another
+  // application's file), schema_too_new (a version beyond the chain),
+  // migration_checksum (an applied step differs from the chain's), corrupt
+  // (history and user_version disagree).
+  int check();
+
+  // Applied steps, oldest first (empty for a new database).
+  std::vector<AppliedMigration> history();
+
+  // Steps after `version`, up to `target` (default: the last).
+  std::vector<Migration> pending(int version, std::optional<int> target = {}) const;
+
+  // Applies the pending steps up to `target` (default: the last), and returns
+  // the version reached. A failing step is rolled back whole and throws
+  // migration_failed naming it; the steps before it stay applied.
+  int up(std::optional<int> target = {});
+
+  int latest() const noexcept { return static_cast<int>(chain_.size()); }
+
+ private:
+  void apply(const Migration& step);
+
+  db::Connection& conn_;
+  const std::vector<Migration>& chain_;
+  std::function<Timestamp()> clock_;
+};
+
+}  // namespace cairn::detail

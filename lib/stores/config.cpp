@@ -1,0 +1,107 @@
+// ConfigStore: server configuration, one JSON value of any type per key.
+#include "cairn/stores.h"
+#include "stores/record_table.h"
+
+namespace cairn {
+namespace detail {
+namespace {
+
+struct ConfigCodec {
+  using Record = ConfigEntry;
+  using Query = ConfigQuery;
+  static constexpr Kind kind = Kind::config;
+  static constexpr const char* noun = "config";
+
+  static constexpr const char* kSelect =
+      "SELECT key, value, created_at, updated_at, revision FROM server_config WHERE key = ?";
+  static constexpr const char* kUpsert =
+      "INSERT INTO server_config (key, value, created_at, updated_at, revision) "
+      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+      "updated_at = excluded.updated_at, revision = excluded.revision";
+  static constexpr const char* kDelete = "DELETE FROM server_config WHERE key = ?";
+  static constexpr const char* kList =
+      "SELECT key, value, created_at, updated_at, revision FROM server_config "
+      "WHERE key > ? ORDER BY key LIMIT ?";
+  static constexpr const char* kCount = "SELECT count(*) FROM server_config";
+
+  static std::string_view key(const ConfigEntry& e) { return e.key; }
+
+  static ConfigEntry read_row(const db::Statement& s) {
+    return ConfigEntry{
+        .key = text_column(s, 0),
+        .value = json_column(s, 1),
+        .created_at = s.column_int(2),
+        .updated_at = s.column_int(3),
+        .revision = s.column_int(4),
+    };
+  }
+
+  static void bind_row(db::Statement& s, const ConfigEntry& e) {
+    s.bind_text(1, e.key)
+        .bind_text(2, e.value.dump())
+        .bind_int(3, e.created_at)
+        .bind_int(4, e.updated_at)
+        .bind_int(5, e.revision);
+  }
+
+  static void validate(const ConfigEntry& e, const Options& options) {
+    const RecordName name(noun, e.key);
+    check_key(name, "key", e.key);
+    check_json(name, "value", e.value, options, /*any_type=*/true);
+  }
+
+  // Every change of configuration is one topic; the event's op tells which.
+  static const char* topic(Op) { return "config.changed"; }
+  static void stamp(ConfigEntry&, const ConfigEntry*) {}
+  static void before_write(Writer&, const ConfigEntry&) {}
+  static void after_write(Writer&, const ConfigEntry&, const ConfigEntry*) {}
+
+  static db::Statement list(db::Connection& c, const ConfigQuery& q) {
+    db::Statement s = c.prepare(kList);
+    s.bind_text(1, q.after).bind_int(2, sql_limit(q.limit));
+    return s;
+  }
+  static db::Statement count(db::Connection& c, const ConfigQuery&) { return c.prepare(kCount); }
+};
+
+}  // namespace
+}  // namespace detail
+
+using detail::ConfigCodec;
+
+ConfigEntry ConfigStore::save(std::string_view key, nlohmann::json value, Expect expect) {
+  return put(ConfigEntry{.key = std::string(key), .value = std::move(value)}, expect);
+}
+std::optional<nlohmann::json> ConfigStore::load(std::string_view key) const {
+  auto entry = find(key);
+  if (!entry) return std::nullopt;
+  return std::move(entry->value);
+}
+std::optional<ConfigEntry> ConfigStore::find(std::string_view key) const {
+  return detail::find_record<ConfigCodec>(*ctx_, key);
+}
+ConfigEntry ConfigStore::get(std::string_view key) const {
+  return detail::get_record<ConfigCodec>(*ctx_, key);
+}
+ConfigEntry ConfigStore::create(ConfigEntry entry) {
+  return detail::put_record<ConfigCodec>(*ctx_, std::move(entry), {},
+                                         detail::WriteMode::create_only);
+}
+ConfigEntry ConfigStore::put(ConfigEntry entry, Expect expect) {
+  return detail::put_record<ConfigCodec>(*ctx_, std::move(entry), expect);
+}
+ConfigEntry ConfigStore::update(std::string_view key,
+                                const std::function<void(ConfigEntry&)>& edit, Expect expect) {
+  return detail::update_record<ConfigCodec>(*ctx_, key, edit, expect);
+}
+bool ConfigStore::remove(std::string_view key, Expect expect) {
+  return detail::remove_record<ConfigCodec>(*ctx_, key, expect);
+}
+std::vector<ConfigEntry> ConfigStore::list(const ConfigQuery& query) const {
+  return detail::list_records<ConfigCodec>(*ctx_, query);
+}
+std::size_t ConfigStore::count(const ConfigQuery& query) const {
+  return detail::count_records<ConfigCodec>(*ctx_, query);
+}
+
+}  // namespace cairn

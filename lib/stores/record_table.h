@@ -1,0 +1,176 @@
+// The verbs every store shares, written once over a Codec that knows one
+// record kind's table. A Codec provides:
+//
+//   using Record, Query;  static constexpr Kind kind;  const char* noun;
+//   static std::string_view key(const Record&);
+//   kSelect (one row by key), kUpsert, kDelete: SQL constants
+//   static Record read_row(const db::Statement&);   // columns of kSelect
+//   static void bind_row(db::Statement&, const Record&);  // parameters of kUpsert
+//   static void validate(const Record&, const Options&);
+//   static const char* topic(Op);
+//   static void stamp(Record&, const Record* before);    // kind-specific fields
+//   static void before_write(Writer&, const Record&);    // references, before the row
+//   static void after_write(Writer&, const Record&, const Record* before);  // side tables
+//   static db::Statement list(db::Connection&, const Query&);
+//   static db::Statement count(db::Connection&, const Query&);
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cairn/error.h"
+#include "cairn/records.h"
+#include "stores/store_context.h"
+#include "stores/validate.h"
+
+namespace cairn::detail {
+
+// Whether a write may replace an existing record.
+enum class WriteMode { upsert, create_only };
+
+inline std::int64_t sql_limit(std::size_t limit) {
+  return limit == 0 ? -1 : static_cast<std::int64_t>(limit);
+}
+
+// Throws errc::conflict unless `expect` holds for a record whose current
+// revision is `current` (0: absent).
+inline void check_expect(const RecordName& name, Revision current, Expect expect) {
+  if (!expect.revision || *expect.revision == current) return;
+  throw Error(errc::conflict,
+              fmt::format("{}: expected {}, found {}", name.str(),
+                          *expect.revision == 0 ? std::string("no record")
+                                                : fmt::format("revision {}", *expect.revision),
+                          current == 0 ? std::string("no record")
+                                       : fmt::format("revision {}", current)));
+}
+
+template <class C>
+std::optional<typename C::Record> find_row(db::Connection& conn, std::string_view key) {
+  db::Statement stmt = conn.prepare(C::kSelect);
+  stmt.bind_text(1, key);
+  if (!stmt.step()) return std::nullopt;
+  return C::read_row(stmt);
+}
+
+template <class C>
+std::optional<typename C::Record> find_record(const StoreContext& ctx, std::string_view key) {
+  return ctx.read([&](db::Connection& conn) { return find_row<C>(conn, key); });
+}
+
+template <class C>
+typename C::Record get_record(const StoreContext& ctx, std::string_view key) {
+  auto found = find_record<C>(ctx, key);
+  if (!found) throw Error(errc::not_found, fmt::format("{}: not found", RecordName(C::noun, key).str()));
+  return std::move(*found);
+}
+
+// Steps 3 of the write path for one validated record: stamp, write the row,
+// add the change-log row. Runs inside ctx.write().
+template <class C>
+typename C::Record write_row(Writer& w, typename C::Record r, const typename C::Record* before) {
+  r.created_at = before ? before->created_at : w.now();
+  r.updated_at = w.now();
+  r.revision = w.revision();
+  C::stamp(r, before);
+  C::before_write(w, r);
+  db::Statement stmt = w.db().prepare(C::kUpsert);
+  C::bind_row(stmt, r);
+  stmt.run();
+  C::after_write(w, r, before);
+  const Op op = before ? Op::updated : Op::created;
+  w.record(C::kind, op, C::topic(op), C::key(r),
+           before ? std::optional<nlohmann::json>(*before) : std::nullopt, nlohmann::json(r));
+  return r;
+}
+
+// Removes one existing record and records the change. Runs inside ctx.write().
+template <class C>
+void remove_row(Writer& w, const typename C::Record& before) {
+  db::Statement stmt = w.db().prepare(C::kDelete);
+  stmt.bind_text(1, C::key(before));
+  stmt.run();
+  w.record(C::kind, Op::removed, C::topic(Op::removed), C::key(before), nlohmann::json(before),
+           std::nullopt);
+}
+
+template <class C>
+typename C::Record put_record(StoreContext& ctx, typename C::Record r, Expect expect,
+                              WriteMode mode = WriteMode::upsert) {
+  C::validate(r, ctx.options());
+  return ctx.write([&](Writer& w) {
+    const RecordName name(C::noun, C::key(r));
+    auto before = find_row<C>(w.db(), C::key(r));
+    if (before && mode == WriteMode::create_only) {
+      throw Error(errc::already_exists, fmt::format("{}: already exists", name.str()));
+    }
+    check_expect(name, before ? before->revision : 0, expect);
+    return write_row<C>(w, std::move(r), before ? &*before : nullptr);
+  });
+}
+
+template <class C>
+typename C::Record update_record(StoreContext& ctx, std::string_view key,
+                                 const std::function<void(typename C::Record&)>& edit,
+                                 Expect expect) {
+  return ctx.write([&](Writer& w) {
+    const RecordName name(C::noun, key);
+    auto before = find_row<C>(w.db(), key);
+    if (!before) throw Error(errc::not_found, fmt::format("{}: not found", name.str()));
+    check_expect(name, before->revision, expect);
+    typename C::Record edited = *before;
+    edit(edited);
+    if (C::key(edited) != key) {
+      throw Error(errc::invalid_argument,
+                  fmt::format("{}: the key cannot be changed by update", name.str()));
+    }
+    C::validate(edited, ctx.options());
+    return write_row<C>(w, std::move(edited), &*before);
+  });
+}
+
+template <class C>
+bool remove_record(StoreContext& ctx, std::string_view key, Expect expect) {
+  return ctx.write([&](Writer& w) {
+    auto before = find_row<C>(w.db(), key);
+    check_expect(RecordName(C::noun, key), before ? before->revision : 0, expect);
+    if (!before) return false;
+    remove_row<C>(w, *before);
+    return true;
+  });
+}
+
+template <class C>
+std::vector<typename C::Record> list_records(const StoreContext& ctx,
+                                             const typename C::Query& query) {
+  return ctx.read([&](db::Connection& conn) {
+    db::Statement stmt = C::list(conn, query);
+    std::vector<typename C::Record> out;
+    while (stmt.step()) out.push_back(C::read_row(stmt));
+    return out;
+  });
+}
+
+template <class C>
+std::size_t count_records(const StoreContext& ctx, const typename C::Query& query) {
+  return ctx.read([&](db::Connection& conn) {
+    db::Statement stmt = C::count(conn, query);
+    return stmt.step() ? static_cast<std::size_t>(stmt.column_int(0)) : 0;
+  });
+}
+
+// Column helpers for the codecs.
+inline nlohmann::json json_column(const db::Statement& stmt, int column) {
+  return nlohmann::json::parse(stmt.column_text(column));
+}
+inline std::vector<std::string> strings_column(const db::Statement& stmt, int column) {
+  return json_column(stmt, column).get<std::vector<std::string>>();
+}
+inline std::string text_column(const db::Statement& stmt, int column) {
+  return std::string(stmt.column_text(column));
+}
+
+}  // namespace cairn::detail

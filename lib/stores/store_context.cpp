@@ -1,0 +1,161 @@
+#include "stores/store_context.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "events/change_log.h"
+
+namespace cairn::detail {
+namespace {
+
+constexpr const char* kBegin = "BEGIN IMMEDIATE";
+constexpr const char* kCommit = "COMMIT";
+constexpr const char* kRollback = "ROLLBACK";
+// One name serves every depth: RELEASE and ROLLBACK TO act on the innermost.
+constexpr const char* kSavepoint = "SAVEPOINT cairn";
+constexpr const char* kRelease = "RELEASE cairn";
+constexpr const char* kRollbackTo = "ROLLBACK TO cairn";
+
+Timestamp system_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+db::Connection& Writer::db() const noexcept { return ctx_.db_->writer(); }
+Timestamp Writer::now() const { return ctx_.now(); }
+const Options& Writer::options() const noexcept { return ctx_.options_; }
+
+Revision Writer::revision() {
+  if (!ctx_.revision_) ctx_.revision_ = allocate_revision(db());
+  return *ctx_.revision_;
+}
+
+void Writer::record(Kind kind, Op op, std::string_view topic, std::string_view id,
+                    std::optional<nlohmann::json> before, std::optional<nlohmann::json> after) {
+  Event event{
+      .revision = revision(),
+      .index = static_cast<std::uint32_t>(ctx_.pending_.size()),
+      .kind = kind,
+      .op = op,
+      .topic = std::string(topic),
+      .id = std::string(id),
+      .before = std::move(before),
+      .after = std::move(after),
+      .at = now(),
+      .actor = ctx_.options_.actor,
+  };
+  append_change(db(), event);
+  ctx_.pending_.push_back(std::move(event));
+}
+
+StoreContext::StoreContext(std::unique_ptr<db::Database> db, Options options)
+    : db_(std::move(db)), options_(std::move(options)) {}
+
+StoreContext::~StoreContext() { close(); }
+
+Timestamp StoreContext::now() const { return options_.clock ? options_.clock() : system_now(); }
+
+db::Database& StoreContext::open_database() const {
+  if (!db_) throw Error(errc::closed, "the registry is closed");
+  return *db_;
+}
+
+int StoreContext::begin() {
+  db::Database& db = open_database();
+  if (owns_transaction()) {
+    db.writer().prepare(kSavepoint).run();
+    savepoints_.push_back(Savepoint{pending_.size(), revision_});
+    return ++depth_;
+  }
+  db.writer_mutex().lock();
+  try {
+    db.writer().prepare(kBegin).run();
+  } catch (...) {
+    db.writer_mutex().unlock();
+    throw;
+  }
+  owner_.store(std::this_thread::get_id());
+  depth_ = 0;
+  return 0;
+}
+
+void StoreContext::check_owner(int depth) const {
+  if (!owns_transaction()) {
+    throw Error(errc::invalid_argument,
+                "transaction: used on a thread that did not open it, or already finished");
+  }
+  if (depth != depth_) {
+    throw Error(errc::invalid_argument,
+                fmt::format("transaction: depth {} finished while depth {} is still open", depth,
+                            depth_));
+  }
+}
+
+void StoreContext::commit(int depth) {
+  check_owner(depth);
+  db::Connection& w = db_->writer();
+  if (depth > 0) {
+    w.prepare(kRelease).run();
+    savepoints_.pop_back();
+    --depth_;
+    return;
+  }
+  try {
+    w.prepare(kCommit).run();
+  } catch (...) {
+    // A failed COMMIT may leave the transaction open: end it, publish nothing.
+    sqlite3_exec(w.handle(), kRollback, nullptr, nullptr, nullptr);
+    finish_outermost();
+    throw;
+  }
+  if (on_commit && !pending_.empty()) on_commit(std::move(pending_));
+  finish_outermost();
+}
+
+void StoreContext::rollback(int depth) noexcept {
+  if (!owns_transaction() || depth != depth_) return;
+  db::Connection& w = db_->writer();
+  if (depth > 0) {
+    // ROLLBACK TO keeps the savepoint open; RELEASE then drops it.
+    int rc = sqlite3_exec(w.handle(), kRollbackTo, nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(w.handle(), kRelease, nullptr, nullptr, nullptr);
+    const Savepoint mark = savepoints_.back();
+    savepoints_.pop_back();
+    pending_.resize(mark.pending_events);
+    revision_ = mark.revision;
+    --depth_;
+    if (rc == SQLITE_OK) return;
+    // The savepoint could not be undone: the whole transaction must go, or
+    // its outer part would commit the inner writes.
+    while (depth_ > 0) {
+      savepoints_.pop_back();
+      --depth_;
+    }
+  }
+  sqlite3_exec(w.handle(), kRollback, nullptr, nullptr, nullptr);
+  finish_outermost();
+}
+
+void StoreContext::finish_outermost() noexcept {
+  pending_.clear();
+  savepoints_.clear();
+  revision_.reset();
+  depth_ = -1;
+  owner_.store(std::thread::id{});
+  db_->writer_mutex().unlock();
+}
+
+void StoreContext::close() noexcept {
+  // Closing with a transaction open on this thread rolls it back.
+  if (owns_transaction()) {
+    while (depth_ > 0) rollback(depth_);
+    rollback(0);
+  }
+  db_.reset();
+}
+
+}  // namespace cairn::detail

@@ -1,0 +1,132 @@
+// StoreContext: what every store stands on. It owns the Database and the
+// state of the open write transaction, and it is the one shared helper of the
+// write path (DESIGN section 2):
+//
+//   validate(record);                 // in the store, before any SQL
+//   ctx->write([&](Writer& w) {       // the caller's transaction (as a
+//     ...write the row(s)...          //   savepoint) or one of its own
+//     w.record(kind, op, ...);        // change-log row, same revision
+//   });                               // COMMIT, then events to on_commit
+//
+// Threads: a write transaction belongs to the thread that began it; other
+// threads' writes wait on the writer mutex. Reads on that thread join the
+// transaction (they see its writes); other threads read on reader
+// connections.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "cairn/error.h"
+#include "cairn/events.h"
+#include "cairn/options.h"
+#include "db/database.h"
+
+namespace cairn::detail {
+
+class StoreContext;
+
+// The stores' view of the open write transaction.
+class Writer {
+ public:
+  db::Connection& db() const noexcept;
+  Timestamp now() const;
+  const Options& options() const noexcept;
+
+  // This transaction's revision, taken on first use.
+  Revision revision();
+
+  // Appends one change-log row under this transaction's revision; the event
+  // is published after COMMIT. Images are the records' JSON forms.
+  void record(Kind kind, Op op, std::string_view topic, std::string_view id,
+              std::optional<nlohmann::json> before, std::optional<nlohmann::json> after);
+
+ private:
+  friend class StoreContext;
+  explicit Writer(StoreContext& ctx) : ctx_(ctx) {}
+  StoreContext& ctx_;
+};
+
+class StoreContext {
+ public:
+  StoreContext(std::unique_ptr<db::Database> db, Options options);
+  ~StoreContext();
+
+  const Options& options() const noexcept { return options_; }
+  Timestamp now() const;
+
+  // Runs fn(db::Connection&) for reading: on the writer when this thread has
+  // the write transaction open, else on a reader connection.
+  template <class Fn>
+  auto read(Fn&& fn) const {
+    db::Database& db = open_database();
+    if (owns_transaction()) return fn(db.writer());
+    auto lease = db.lease_reader();
+    return fn(*lease);
+  }
+
+  // Runs fn(Writer&) atomically: as a savepoint of this thread's transaction,
+  // or in a transaction of its own. Rolled back if fn throws.
+  template <class Fn>
+  auto write(Fn&& fn) {
+    const int depth = begin();
+    try {
+      Writer writer(*this);
+      if constexpr (std::is_void_v<std::invoke_result_t<Fn&, Writer&>>) {
+        fn(writer);
+        commit(depth);
+      } else {
+        auto result = fn(writer);
+        commit(depth);
+        return result;
+      }
+    } catch (...) {
+      rollback(depth);
+      throw;
+    }
+  }
+
+  // The transaction protocol behind Tx. begin() returns the depth: 0 for
+  // BEGIN IMMEDIATE, n > 0 for the n-th nested savepoint. commit/rollback
+  // take the depth begin() returned, innermost first.
+  int begin();
+  void commit(int depth);
+  void rollback(int depth) noexcept;
+  bool owns_transaction() const noexcept { return owner_.load() == std::this_thread::get_id(); }
+
+  // Called with each committed transaction's events, in commit order, while
+  // the writer lock is still held (so the order is the revision order).
+  std::function<void(std::vector<Event>&&)> on_commit;
+
+  // The database, or Error(closed) after close().
+  db::Database& open_database() const;
+  void close() noexcept;
+
+ private:
+  friend class Writer;
+
+  struct Savepoint {
+    std::size_t pending_events;
+    std::optional<Revision> revision;
+  };
+
+  void check_owner(int depth) const;
+  void finish_outermost() noexcept;
+
+  std::unique_ptr<db::Database> db_;
+  Options options_;
+
+  // The open write transaction; touched only by the owner thread.
+  std::atomic<std::thread::id> owner_{};
+  int depth_ = -1;
+  std::optional<Revision> revision_;
+  std::vector<Event> pending_;
+  std::vector<Savepoint> savepoints_;
+};
+
+}  // namespace cairn::detail

@@ -1,0 +1,86 @@
+-- 0001_initial: apps, pools, memory blocks, server configuration, the change
+-- log and the revision counter.
+
+-- The registry's revision: one per committed write transaction.
+CREATE TABLE registry_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  revision INTEGER NOT NULL
+);
+INSERT INTO registry_state (id, revision) VALUES (1, 0);
+
+-- One row per changed record, all rows of a transaction sharing its revision.
+CREATE TABLE change_log (
+  revision INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  op TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  before TEXT,
+  after TEXT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  PRIMARY KEY (revision, idx)
+);
+
+CREATE TABLE apps (
+  id TEXT PRIMARY KEY NOT NULL,
+  pools TEXT NOT NULL,
+  triggers TEXT NOT NULL,
+  meta TEXT NOT NULL,
+  protocol_version TEXT NOT NULL,
+  registered INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  rehydrated INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  revision INTEGER NOT NULL
+);
+
+-- Which apps name which pool: "apps in a pool" is an index range, not a scan.
+CREATE TABLE app_pools (
+  pool TEXT NOT NULL,
+  app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+  PRIMARY KEY (pool, app_id)
+);
+CREATE INDEX app_pools_by_app ON app_pools (app_id);
+
+CREATE TABLE pools (
+  name TEXT PRIMARY KEY NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('local', 'global', 'encrypted')),
+  encrypted INTEGER NOT NULL,
+  owners TEXT NOT NULL,
+  policies TEXT NOT NULL,
+  description TEXT NOT NULL,
+  config TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  revision INTEGER NOT NULL
+);
+CREATE INDEX pools_by_type ON pools (type, name);
+
+CREATE TABLE memory_blocks (
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  pool TEXT NOT NULL REFERENCES pools (name),
+  size INTEGER NOT NULL CHECK (size >= 0),
+  type TEXT NOT NULL CHECK (type IN ('binary', 'json', 'stream')),
+  permissions TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  persistent INTEGER NOT NULL,
+  encrypted INTEGER NOT NULL,
+  config TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  revision INTEGER NOT NULL
+);
+CREATE INDEX memory_blocks_by_pool ON memory_blocks (pool, id);
+CREATE INDEX memory_blocks_by_type ON memory_blocks (type, id);
+
+CREATE TABLE server_config (
+  key TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  revision INTEGER NOT NULL
+);
