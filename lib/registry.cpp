@@ -7,6 +7,7 @@
 #include "db/database.h"
 #include "db/files.h"
 #include "events/change_log.h"
+#include "events/event_bus.h"
 #include "migrate/migrator.h"
 #include "stores/store_context.h"
 
@@ -16,7 +17,20 @@ namespace detail {
 class RegistryImpl {
  public:
   RegistryImpl(std::unique_ptr<db::Database> db, const Options& options)
-      : ctx(std::move(db), options) {}
+      : ctx(std::move(db), options), bus(std::make_shared<EventBus>(ctx)) {
+    ctx.on_commit = [bus = bus.get()](std::vector<Event>&& events) {
+      bus->publish(std::move(events));
+    };
+  }
+
+  ~RegistryImpl() { close(); }
+
+  // The bus stops first: its threads read the database and store positions.
+  void close() noexcept {
+    bus->stop();
+    ctx.on_commit = nullptr;
+    ctx.close();
+  }
 
   // Refuses a foreign, newer or edited database before anything is written,
   // then configures the connection and applies pending migrations.
@@ -36,6 +50,7 @@ class RegistryImpl {
   }
 
   StoreContext ctx;
+  std::shared_ptr<EventBus> bus;
 };
 
 }  // namespace detail
@@ -145,14 +160,27 @@ Stats Registry::stats() const {
   }
   s.statements_cached =
       static_cast<std::int64_t>(impl_->ctx.open_database().statements_cached());
+  impl_->bus->fill_stats(s);
   return s;
 }
 
 const std::filesystem::path& Registry::path() const { return impl_->ctx.open_database().path(); }
 
 void Registry::close() noexcept {
-  if (impl_) impl_->ctx.close();
+  if (impl_) impl_->close();
 }
+
+Subscription Registry::subscribe(const Filter& filter, Handler handler,
+                                 const SubscribeOptions& options) {
+  impl_->ctx.open_database();
+  return impl_->bus->subscribe(filter, std::move(handler), options);
+}
+
+bool Registry::wait_for(Revision revision, std::chrono::milliseconds timeout) const {
+  return impl_->bus->wait_for(revision, timeout);
+}
+
+std::size_t Registry::compact_change_log() { return impl_->bus->compact(); }
 
 void to_json(nlohmann::json& j, const Stats& s) {
   j = nlohmann::json{
@@ -171,7 +199,18 @@ void to_json(nlohmann::json& j, const Stats& s) {
       {"last_revision", s.last_revision},
       {"oldest_revision", s.oldest_revision},
       {"statements_cached", s.statements_cached},
+      {"events_delivered", s.events_delivered},
+      {"handler_failures", s.handler_failures},
   };
+  auto& subscribers = j["subscribers"] = nlohmann::json::array();
+  for (const auto& sub : s.subscribers) {
+    subscribers.push_back({{"name", sub.name},
+                           {"delivered", sub.delivered},
+                           {"lag", sub.lag},
+                           {"events_delivered", sub.events_delivered},
+                           {"handler_failures", sub.handler_failures},
+                           {"resyncs", sub.resyncs}});
+  }
 }
 
 const char* version() noexcept { return CAIRN_VERSION; }

@@ -92,3 +92,11 @@ CREATE TABLE server_config (
   updated_at INTEGER NOT NULL,
   revision INTEGER NOT NULL
 );
+
+CREATE TABLE subscriptions (
+  name TEXT PRIMARY KEY NOT NULL,
+  acked_revision INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE INDEX change_log_by_at ON change_log (at);

@@ -1,10 +1,15 @@
 // Change events: one per changed record, recorded in the durable change log
 // in the same transaction as the change, and numbered by (revision, index).
+// Subscribers receive them after COMMIT, a whole revision at a time.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,5 +51,64 @@ struct Event {
 };
 
 void to_json(nlohmann::json& j, const Event& e);
+
+// Which events a subscriber receives. Empty fields match everything; an event
+// must match every non-empty field. resync_required events always match.
+struct Filter {
+  std::vector<Kind> kinds;
+  std::vector<std::string> topics;  // exact names: "app.registered"
+  std::string id_prefix;
+};
+
+struct SubscribeOptions {
+  // Replay the change log from this revision (inclusive), then go on live
+  // with no gap and no duplicate. A revision that retention removed fails
+  // with errc::compacted. Default: live only (a named subscription resumes
+  // after its acknowledged revision).
+  std::optional<Revision> from;
+  // Higher priority subscribers are handed each revision first. Default: 0.
+  int priority = 0;
+  // A durable subscription: its acknowledged revision is stored in the
+  // registry (every 100 ms and when it ends), and a later subscription with
+  // the same name resumes right after it. Default: anonymous.
+  std::string name;
+  // Events waiting for this subscriber. When more would wait, the queue is
+  // dropped and replaced by one resync_required event carrying the current
+  // revision. Default: 10,000.
+  std::size_t queue_capacity = 10'000;
+};
+
+// Called with the events of one revision that match the filter, in order.
+// Runs on the subscription's own delivery thread: a slow handler delays no
+// writer and no other subscriber. An exception is counted and logged, and
+// delivery goes on with the next revision.
+using Handler = std::function<void(std::span<const Event> events)>;
+
+namespace detail {
+class EventBus;
+struct Subscriber;
+}  // namespace detail
+
+// A live subscription, as an RAII token: destroying it (or reset()) stops
+// delivery and, for a named one, stores its position. Movable, not copyable.
+// Outliving its Registry is allowed: it is then inert.
+class Subscription {
+ public:
+  Subscription() = default;
+  Subscription(Subscription&&) noexcept;
+  Subscription& operator=(Subscription&&) noexcept;
+  ~Subscription();
+
+  void reset() noexcept;
+  bool active() const noexcept { return sub_ != nullptr; }
+  // The last revision whose events this subscriber has handled.
+  Revision delivered() const noexcept;
+
+ private:
+  friend class detail::EventBus;
+  Subscription(std::weak_ptr<detail::EventBus> bus, std::shared_ptr<detail::Subscriber> sub);
+  std::weak_ptr<detail::EventBus> bus_;
+  std::shared_ptr<detail::Subscriber> sub_;
+};
 
 }  // namespace cairn

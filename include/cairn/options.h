@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace cairn {
 
@@ -62,6 +63,26 @@ struct Options {
   // The clock for timestamps (ms since the epoch). Tests set it to control
   // time. Default (empty): the system clock.
   std::function<Timestamp()> clock;
+
+  // Where the registry reports what it cannot throw (a subscriber's handler
+  // that threw, a background task that failed). Default (empty): stderr.
+  std::function<void(std::string_view message)> log;
+
+  // ---- Change log and events ----
+
+  // The change log keeps at most this many revisions... Default: 100,000.
+  std::int64_t change_log_max_revisions = 100'000;
+  // ...and none older than this. Default: 7 days.
+  std::int64_t change_log_max_age_ms = 7ll * 24 * 3600 * 1000;
+  // Retention never removes what a named subscription has not acknowledged,
+  // unless it lags more than this many revisions behind: it is then told to
+  // resync. Default: 1,000,000.
+  std::int64_t subscription_max_lag = 1'000'000;
+  // How often retention runs, while anyone is subscribed. Default: 60 s.
+  int retention_interval_ms = 60'000;
+  // How often the registry looks for writes of other processes (PRAGMA
+  // data_version), while anyone is subscribed. Default: 50 ms.
+  int watch_interval_ms = 50;
 };
 
 }  // namespace cairn

@@ -9,6 +9,7 @@
 // Errors: every failure throws cairn::Error (error.h). Destructors never throw.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -59,6 +60,15 @@ class Tx {
   bool active_ = true;
 };
 
+struct SubscriberStats {
+  std::string name;              // empty for an anonymous subscription
+  Revision delivered = 0;        // last revision handled
+  Revision lag = 0;              // revisions behind the registry's last one
+  std::int64_t events_delivered = 0;
+  std::int64_t handler_failures = 0;
+  std::int64_t resyncs = 0;
+};
+
 struct Stats {
   std::string path;               // ":memory:" for an in-memory registry
   int schema_version = 0;
@@ -71,6 +81,9 @@ struct Stats {
   Revision last_revision = 0;
   Revision oldest_revision = 0;   // oldest revision kept in the change log (0: empty)
   std::int64_t statements_cached = 0;
+  std::vector<SubscriberStats> subscribers;
+  std::int64_t events_delivered = 0;   // over every subscriber, this process
+  std::int64_t handler_failures = 0;
 };
 
 void to_json(nlohmann::json& j, const Stats& s);
@@ -126,6 +139,23 @@ class Registry {
   // The change log from revision `from` (inclusive), oldest first, at most
   // `limit` events (0: no limit).
   std::vector<Event> changes(Revision from, std::size_t limit = 0) const;
+
+  // Delivers committed events to `handler` (see events.h), including writes
+  // of other processes on the same file. Throws errc::compacted when
+  // options.from is older than the retained change log, naming the oldest
+  // revision kept; errc::already_exists when a live subscription has the
+  // same name.
+  Subscription subscribe(const Filter& filter, Handler handler,
+                         const SubscribeOptions& options = {});
+
+  // Blocks until every subscriber has handled `revision` (or the timeout
+  // passes: returns false). Must not be called from a handler.
+  bool wait_for(Revision revision,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+
+  // Applies change-log retention now (it also runs in the background while
+  // anyone is subscribed). Returns the number of change-log rows removed.
+  std::size_t compact_change_log();
 
   // PRAGMA integrity_check: {"ok"} when the file is sound, else the problems.
   std::vector<std::string> integrity_check() const;

@@ -12,9 +12,26 @@ constexpr const char* kOldestRevision = "SELECT min(revision) FROM change_log";
 constexpr const char* kAppendChange =
     "INSERT INTO change_log (revision, idx, kind, op, topic, record_id, before, after, at, actor) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr const char* kReadChanges =
-    "SELECT revision, idx, kind, op, topic, record_id, before, after, at, actor "
-    "FROM change_log WHERE revision >= ? ORDER BY revision, idx LIMIT ?";
+#define CAIRN_CHANGE_COLUMNS "revision, idx, kind, op, topic, record_id, before, after, at, actor"
+constexpr const char* kReadChanges = "SELECT " CAIRN_CHANGE_COLUMNS
+                                     " FROM change_log WHERE revision >= ? "
+                                     "ORDER BY revision, idx LIMIT ?";
+constexpr const char* kReadRevisions = "SELECT " CAIRN_CHANGE_COLUMNS
+                                       " FROM change_log WHERE revision >= ? AND revision <= ? "
+                                       "ORDER BY revision, idx";
+#undef CAIRN_CHANGE_COLUMNS
+constexpr const char* kAckedRevision =
+    "SELECT acked_revision FROM subscriptions WHERE name = ?";
+constexpr const char* kStoreAckedRevision =
+    "INSERT INTO subscriptions (name, acked_revision, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET acked_revision = excluded.acked_revision, "
+    "updated_at = excluded.updated_at";
+// The newest revision written before a time (retention by age).
+constexpr const char* kNewestBefore = "SELECT max(revision) FROM change_log WHERE at < ?";
+// The oldest position a named subscription within the lag bound still needs.
+constexpr const char* kOldestPinned =
+    "SELECT min(acked_revision) FROM subscriptions WHERE acked_revision >= ?";
+constexpr const char* kDeleteThrough = "DELETE FROM change_log WHERE revision <= ?";
 
 void bind_image(db::Statement& stmt, int index, const std::optional<nlohmann::json>& image) {
   if (image) {
@@ -33,6 +50,7 @@ std::optional<nlohmann::json> read_image(const db::Statement& stmt, int column) 
 
 Revision allocate_revision(db::Connection& conn) { return conn.query_int(kAllocateRevision); }
 
+
 Revision current_revision(db::Connection& conn) { return conn.query_int(kCurrentRevision); }
 
 Revision oldest_revision(db::Connection& conn) { return conn.query_int(kOldestRevision); }
@@ -50,10 +68,8 @@ void append_change(db::Connection& conn, const Event& event) {
   stmt.bind_int(9, event.at).bind_text(10, event.actor).run();
 }
 
-std::vector<Event> read_changes(db::Connection& conn, Revision from, std::size_t limit) {
-  db::Statement stmt = conn.prepare(kReadChanges);
-  stmt.bind_int(1, from);
-  stmt.bind_int(2, limit == 0 ? -1 : static_cast<std::int64_t>(limit));
+// Events from a statement over CAIRN_CHANGE_COLUMNS.
+static std::vector<Event> read_rows(db::Statement& stmt) {
   std::vector<Event> out;
   while (stmt.step()) {
     Event e;
@@ -70,6 +86,50 @@ std::vector<Event> read_changes(db::Connection& conn, Revision from, std::size_t
     out.push_back(std::move(e));
   }
   return out;
+}
+
+std::vector<Event> read_changes(db::Connection& conn, Revision from, std::size_t limit) {
+  db::Statement stmt = conn.prepare(kReadChanges);
+  stmt.bind_int(1, from);
+  stmt.bind_int(2, limit == 0 ? -1 : static_cast<std::int64_t>(limit));
+  return read_rows(stmt);
+}
+
+std::vector<Event> read_revisions(db::Connection& conn, Revision from, Revision to) {
+  db::Statement stmt = conn.prepare(kReadRevisions);
+  stmt.bind_int(1, from).bind_int(2, to);
+  return read_rows(stmt);
+}
+
+std::optional<Revision> acked_revision(db::Connection& conn, std::string_view name) {
+  db::Statement stmt = conn.prepare(kAckedRevision);
+  stmt.bind_text(1, name);
+  if (!stmt.step()) return std::nullopt;
+  return stmt.column_int(0);
+}
+
+void store_acked_revision(db::Connection& conn, std::string_view name, Revision revision,
+                          Timestamp now) {
+  conn.prepare(kStoreAckedRevision).bind_text(1, name).bind_int(2, revision).bind_int(3, now).run();
+}
+
+std::size_t compact_change_log(db::Connection& conn, const RetentionPolicy& policy,
+                               Timestamp now) {
+  const Revision current = current_revision(conn);
+  Revision through = current - policy.max_revisions;
+  {
+    db::Statement stmt = conn.prepare(kNewestBefore);
+    stmt.bind_int(1, now - policy.max_age_ms);
+    if (stmt.step() && !stmt.is_null(0)) through = std::max(through, stmt.column_int(0));
+  }
+  {
+    db::Statement stmt = conn.prepare(kOldestPinned);
+    stmt.bind_int(1, current - policy.subscription_max_lag);
+    if (stmt.step() && !stmt.is_null(0)) through = std::min(through, stmt.column_int(0));
+  }
+  if (through <= 0) return 0;
+  conn.prepare(kDeleteThrough).bind_int(1, through).run();
+  return static_cast<std::size_t>(sqlite3_changes(conn.handle()));
 }
 
 }  // namespace cairn::detail

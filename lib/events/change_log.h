@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "cairn/events.h"
@@ -25,5 +27,26 @@ void append_change(db::Connection& conn, const Event& event);
 
 // Events with revision >= from, oldest first; at most `limit` (0: all).
 std::vector<Event> read_changes(db::Connection& conn, Revision from, std::size_t limit);
+
+// Events of the whole revisions from..to (inclusive), oldest first.
+std::vector<Event> read_revisions(db::Connection& conn, Revision from, Revision to);
+
+// Named subscriptions' acknowledged revisions (table subscriptions).
+std::optional<Revision> acked_revision(db::Connection& conn, std::string_view name);
+void store_acked_revision(db::Connection& conn, std::string_view name, Revision revision,
+                          Timestamp now);
+
+struct RetentionPolicy {
+  std::int64_t max_revisions;
+  std::int64_t max_age_ms;
+  std::int64_t subscription_max_lag;
+};
+
+// Removes change-log revisions beyond the newest max_revisions or older than
+// max_age_ms, but none after the position of a named subscription that lags
+// at most subscription_max_lag. Runs inside the caller's write transaction.
+// Returns the number of rows removed.
+std::size_t compact_change_log(db::Connection& conn, const RetentionPolicy& policy,
+                               Timestamp now);
 
 }  // namespace cairn::detail

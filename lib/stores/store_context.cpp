@@ -72,6 +72,17 @@ int StoreContext::begin() {
     return ++depth_;
   }
   db.writer_mutex().lock();
+  return begin_locked(db);
+}
+
+std::optional<int> StoreContext::try_begin() {
+  db::Database& db = open_database();
+  if (owns_transaction()) return begin();
+  if (!db.writer_mutex().try_lock()) return std::nullopt;
+  return begin_locked(db);
+}
+
+int StoreContext::begin_locked(db::Database& db) {
   try {
     db.writer().prepare(kBegin).run();
   } catch (...) {

@@ -91,10 +91,29 @@ class StoreContext {
     }
   }
 
+  // Like write(), but gives up at once (returns false) when another thread
+  // holds the writer: for background work that must never wait for a writer
+  // that may be waiting for it.
+  template <class Fn>
+  bool try_write(Fn&& fn) {
+    const std::optional<int> depth = try_begin();
+    if (!depth) return false;
+    try {
+      Writer writer(*this);
+      fn(writer);
+      commit(*depth);
+    } catch (...) {
+      rollback(*depth);
+      throw;
+    }
+    return true;
+  }
+
   // The transaction protocol behind Tx. begin() returns the depth: 0 for
   // BEGIN IMMEDIATE, n > 0 for the n-th nested savepoint. commit/rollback
   // take the depth begin() returned, innermost first.
   int begin();
+  std::optional<int> try_begin();
   void commit(int depth);
   void rollback(int depth) noexcept;
   bool owns_transaction() const noexcept { return owner_.load() == std::this_thread::get_id(); }
@@ -115,6 +134,7 @@ class StoreContext {
     std::optional<Revision> revision;
   };
 
+  int begin_locked(db::Database& db);
   void check_owner(int depth) const;
   void finish_outermost() noexcept;
 
