@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "backup/backup.h"
+#include "backup/scheduler.h"
 #include "db/database.h"
 #include "db/files.h"
 #include "events/change_log.h"
@@ -25,8 +27,9 @@ class RegistryImpl {
 
   ~RegistryImpl() { close(); }
 
-  // The bus stops first: its threads read the database and store positions.
+  // Background work stops first: it reads the database and stores positions.
   void close() noexcept {
+    if (scheduler) scheduler->stop();
     bus->stop();
     ctx.on_commit = nullptr;
     ctx.close();
@@ -49,8 +52,42 @@ class RegistryImpl {
     migrator.up();
   }
 
+  void start_scheduled_backups() {
+    const Options& o = ctx.options();
+    if (o.backup_dir.empty() || o.backup_interval_ms <= 0) return;
+    scheduler = std::make_unique<BackupScheduler>(
+        o.backup_dir, o.backup_name, std::chrono::milliseconds(o.backup_interval_ms),
+        o.max_backups, [this](const std::filesystem::path& dest) { backup(dest, {}); },
+        [this] { return ctx.now(); }, [this](const std::string& m) { log(m); });
+  }
+
+  BackupInfo backup(const std::filesystem::path& dest, const BackupOptions& options) {
+    BackupInfo info = write_backup(ctx.open_database(), dest, options, ctx.now());
+    {
+      std::lock_guard lock(backup_mu);
+      last_backup = info;
+    }
+    ctx.write([&](Writer& w) {
+      w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(), std::nullopt,
+               nlohmann::json(info));
+    });
+    return info;
+  }
+
+  void log(const std::string& message) const {
+    if (ctx.options().log) {
+      ctx.options().log(message);
+    } else {
+      std::fprintf(stderr, "%s\n", message.c_str());
+    }
+  }
+
   StoreContext ctx;
   std::shared_ptr<EventBus> bus;
+  std::unique_ptr<BackupScheduler> scheduler;
+
+  std::mutex backup_mu;  // guards the last_backup facts
+  BackupInfo last_backup;
 };
 
 }  // namespace detail
@@ -96,6 +133,7 @@ Registry Registry::open(const std::filesystem::path& path, const Options& option
   auto impl =
       std::make_unique<detail::RegistryImpl>(db::Database::open_file(path, options), options);
   impl->prepare_schema();
+  impl->start_scheduled_backups();
   return Registry(std::move(impl));
 }
 
@@ -161,7 +199,52 @@ Stats Registry::stats() const {
   s.statements_cached =
       static_cast<std::int64_t>(impl_->ctx.open_database().statements_cached());
   impl_->bus->fill_stats(s);
+  std::lock_guard lock(impl_->backup_mu);
+  if (!impl_->last_backup.path.empty()) {
+    s.last_backup_path = impl_->last_backup.path.string();
+    s.last_backup_at = impl_->last_backup.created_at;
+    s.last_backup_duration_ms = impl_->last_backup.duration_ms;
+  }
   return s;
+}
+
+BackupInfo Registry::backup(const std::filesystem::path& dest, const BackupOptions& options) {
+  return impl_->backup(dest, options);
+}
+
+void Registry::restore_from(const std::filesystem::path& backup) {
+  const BackupInfo info = verify_backup(backup);
+  detail::StoreContext& ctx = impl_->ctx;
+  Revision before = 0;
+  ctx.replace_then_write(
+      [&](db::Connection& writer) {
+        before = detail::current_revision(writer);
+        db::Connection source("file:" + backup.string() + "?mode=ro&immutable=1",
+                              db::Connection::Mode::read_only, 0);
+        sqlite3_backup* copy = sqlite3_backup_init(writer.handle(), "main", source.handle(), "main");
+        if (copy == nullptr) {
+          throw Error(errc::restore_refused,
+                      fmt::format("restore from {}: {}", backup.string(),
+                                  sqlite3_errmsg(writer.handle())));
+        }
+        const int rc = sqlite3_backup_step(copy, -1);
+        sqlite3_backup_finish(copy);
+        if (rc != SQLITE_DONE) {
+          throw Error(errc::io_error, fmt::format("restore from {}: {}", backup.string(),
+                                                  sqlite3_errstr(rc)), rc);
+        }
+        detail::Migrator(writer, detail::embedded_migrations(), [&] { return ctx.now(); }).up();
+      },
+      [&](detail::Writer& w) {
+        // Revisions keep growing across the restore: subscribers never see a
+        // revision number twice.
+        const Revision restored = detail::current_revision(w.db());
+        w.db().prepare("UPDATE registry_state SET revision = ? WHERE id = 1")
+            .bind_int(1, std::max(restored, before))
+            .run();
+        w.record(Kind::registry, Op::restored, "registry.restored", backup.string(),
+                 std::nullopt, nlohmann::json(info));
+      });
 }
 
 const std::filesystem::path& Registry::path() const { return impl_->ctx.open_database().path(); }
@@ -201,6 +284,10 @@ void to_json(nlohmann::json& j, const Stats& s) {
       {"statements_cached", s.statements_cached},
       {"events_delivered", s.events_delivered},
       {"handler_failures", s.handler_failures},
+      {"last_backup",
+       {{"path", s.last_backup_path},
+        {"at", s.last_backup_at},
+        {"duration_ms", s.last_backup_duration_ms}}},
   };
   auto& subscribers = j["subscribers"] = nlohmann::json::array();
   for (const auto& sub : s.subscribers) {

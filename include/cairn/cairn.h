@@ -1,6 +1,7 @@
 // The whole public API of cairn.
 #pragma once
 
+#include "cairn/backup.h"
 #include "cairn/error.h"
 #include "cairn/events.h"
 #include "cairn/options.h"

@@ -83,6 +83,16 @@ struct Options {
   // How often the registry looks for writes of other processes (PRAGMA
   // data_version), while anyone is subscribed. Default: 50 ms.
   int watch_interval_ms = 50;
+
+  // ---- Scheduled backups (LatZero's backupInterval / maxBackups) ----
+
+  // When both are set, a background thread writes
+  // <backup_dir>/<backup_name>-<UTC time>.db every backup_interval_ms and
+  // keeps the newest max_backups that verify. Default: off.
+  std::string backup_dir;
+  std::int64_t backup_interval_ms = 0;
+  std::size_t max_backups = 5;
+  std::string backup_name = "registry";
 };
 
 }  // namespace cairn

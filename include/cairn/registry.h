@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cairn/backup.h"
 #include "cairn/events.h"
 #include "cairn/options.h"
 #include "cairn/records.h"
@@ -84,6 +85,10 @@ struct Stats {
   std::vector<SubscriberStats> subscribers;
   std::int64_t events_delivered = 0;   // over every subscriber, this process
   std::int64_t handler_failures = 0;
+  // The last backup this process took (scheduled or not); empty path: none.
+  std::string last_backup_path;
+  Timestamp last_backup_at = 0;
+  std::int64_t last_backup_duration_ms = 0;
 };
 
 void to_json(nlohmann::json& j, const Stats& s);
@@ -156,6 +161,19 @@ class Registry {
   // Applies change-log retention now (it also runs in the background while
   // anyone is subscribed). Returns the number of change-log rows removed.
   std::size_t compact_change_log();
+
+  // Writes a consistent online backup to `dest` (a file path; its directory
+  // is created 0700 if missing) while writers go on: a temp file (0600) in
+  // the same directory, fsynced and checked with quick_check, then the
+  // manifest, then an atomic rename and a directory fsync. Publishes
+  // backup.created. Throws errc::backup_failed.
+  BackupInfo backup(const std::filesystem::path& dest, const BackupOptions& options = {});
+
+  // Replaces this registry's content with a verified backup, through its own
+  // connection (other connections see the new content at once), keeping
+  // revisions increasing. Publishes registry.restored: subscribers should
+  // re-read what they cache. Throws errc::restore_refused.
+  void restore_from(const std::filesystem::path& backup);
 
   // PRAGMA integrity_check: {"ok"} when the file is sound, else the problems.
   std::vector<std::string> integrity_check() const;

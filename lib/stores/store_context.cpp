@@ -94,6 +94,30 @@ int StoreContext::begin_locked(db::Database& db) {
   return 0;
 }
 
+void StoreContext::replace_then_write(const std::function<void(db::Connection&)>& replace,
+                                      const std::function<void(Writer&)>& after) {
+  db::Database& db = open_database();
+  if (owns_transaction()) {
+    throw Error(errc::invalid_argument, "restore: not allowed inside a transaction");
+  }
+  db.writer_mutex().lock();
+  try {
+    replace(db.writer());
+  } catch (...) {
+    db.writer_mutex().unlock();
+    throw;
+  }
+  const int depth = begin_locked(db);
+  try {
+    Writer writer(*this);
+    after(writer);
+    commit(depth);
+  } catch (...) {
+    rollback(depth);
+    throw;
+  }
+}
+
 void StoreContext::check_owner(int depth) const {
   if (!owns_transaction()) {
     throw Error(errc::invalid_argument,

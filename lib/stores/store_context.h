@@ -109,6 +109,12 @@ class StoreContext {
     return true;
   }
 
+  // Holds the writer outside any transaction while replace(writer) rewrites
+  // the database (a restore), then runs after(Writer&) in a write transaction
+  // that no other writer can come before. Not allowed inside a transaction.
+  void replace_then_write(const std::function<void(db::Connection&)>& replace,
+                          const std::function<void(Writer&)>& after);
+
   // The transaction protocol behind Tx. begin() returns the depth: 0 for
   // BEGIN IMMEDIATE, n > 0 for the n-th nested savepoint. commit/rollback
   // take the depth begin() returned, innermost first.

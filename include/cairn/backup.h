@@ -1,0 +1,103 @@
+// Backups and restore.
+//
+// A backup is a standalone SQLite file plus a JSON manifest beside it
+// (<file>.manifest.json: SHA-256, size, schema version, last revision,
+// created_at, cairn version). Restore trusts neither: it checks the manifest,
+// the hash, PRAGMA integrity_check and the schema version before it touches
+// the target, and replaces the target atomically.
+//
+// Threads: these functions may run from any thread. Errors: Error with
+// errc::backup_failed (backup) or errc::restore_refused (verify, restore),
+// naming the file and the problem.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cairn/options.h"
+#include "cairn/records.h"
+
+namespace cairn {
+
+struct BackupOptions {
+  // Called after each step with the pages copied so far and the total.
+  // Returning false cancels: nothing is left under the final name.
+  std::function<bool(std::int64_t copied_pages, std::int64_t total_pages)> progress;
+  // Pages copied per step, inside one read transaction (so the copy is one
+  // consistent snapshot and never restarts under concurrent writers).
+  // Default: 4096 (16 MiB of 4 KiB pages).
+  int pages_per_step = 4096;
+};
+
+struct BackupInfo {
+  std::filesystem::path path;
+  std::filesystem::path manifest;
+  std::int64_t size = 0;
+  std::string sha256;
+  int schema_version = 0;
+  Revision last_revision = 0;
+  Timestamp created_at = 0;
+  std::string cairn_version;
+  std::int64_t duration_ms = 0;  // to take it (0 when read back from a manifest)
+};
+
+void to_json(nlohmann::json& j, const BackupInfo& info);
+
+// The manifest of a backup file: <file>.manifest.json.
+std::filesystem::path manifest_path(const std::filesystem::path& backup);
+
+// Checks a backup without trusting it: a regular, non-empty SQLite file; a
+// manifest whose size and SHA-256 match; a cairn registry (application_id);
+// a schema no newer than this library's; PRAGMA integrity_check ok.
+// Throws Error(restore_refused) naming the problem.
+BackupInfo verify_backup(const std::filesystem::path& backup);
+
+struct BackupListing {
+  BackupInfo info;
+  bool verified = false;
+  std::string problem;  // why it does not verify
+};
+
+// The backups (*.db with a manifest) in `dir`, newest first.
+std::vector<BackupListing> list_backups(const std::filesystem::path& dir);
+
+// Keeps the newest `keep` backups of `dir` that verify; removes the others
+// (with their manifests). Returns the removed files.
+std::vector<std::filesystem::path> prune_backups(const std::filesystem::path& dir,
+                                                 std::size_t keep);
+
+// "<name>-<UTC time>.db", e.g. "registry-20261122T230501.123Z.db".
+std::string backup_file_name(std::string_view name, Timestamp at);
+
+struct RestoreOptions {
+  // Keep the replaced database (and its -wal) as <db>.before-restore-<time>.
+  // Default: true.
+  bool keep_replaced = true;
+  // Replace a target that exists but is not a cairn registry. Default: false.
+  bool force = false;
+};
+
+struct RestoreResult {
+  std::filesystem::path target;
+  std::optional<std::filesystem::path> replaced_kept_as;
+  int backup_schema_version = 0;
+  int schema_version = 0;         // after migrating an older backup forward
+  Revision last_revision = 0;
+};
+
+// Replaces `target` with the verified content of `backup`. Refused
+// (errc::restore_refused), with the target untouched: anything verify_backup
+// refuses; a target that a live process (this one included) holds open; a
+// target that is not a cairn registry (unless options.force). Stale -wal and
+// -shm files of the target are moved aside or removed, never applied to the
+// restored file. An older schema is migrated forward after the restore.
+RestoreResult restore(const std::filesystem::path& backup, const std::filesystem::path& target,
+                      const RestoreOptions& options = {});
+
+}  // namespace cairn
