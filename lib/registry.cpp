@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "cairn/migrate.h"
+
 #include "backup/backup.h"
 #include "backup/scheduler.h"
 #include "db/database.h"
@@ -36,20 +38,36 @@ class RegistryImpl {
   }
 
   // Refuses a foreign, newer or edited database before anything is written,
-  // then configures the connection and applies pending migrations.
-  void prepare_schema() {
+  // then configures the connection and applies pending migrations (up to
+  // `to`), backing up a registry that has data first.
+  MigrateResult prepare_schema(std::optional<int> to = {}) {
     db::Database& db = ctx.open_database();
     Migrator migrator(db.writer(), embedded_migrations(), [this] { return ctx.now(); });
     const int version = migrator.check();
     db.configure();
-    if (version == migrator.latest()) return;
+    MigrateResult result{.from_version = version, .to_version = version};
+    const int target = std::min(to.value_or(migrator.latest()), migrator.latest());
+    if (version >= target) return result;
     if (!ctx.options().migrate_on_open && version > 0) {
       throw Error(errc::migration_failed,
                   fmt::format("registry schema version {} is behind this library's {}; migrate "
                               "it (cairn migrate up) or open with migrate_on_open",
                               version, migrator.latest()));
     }
-    migrator.up();
+    if (version > 0 && ctx.options().backup_before_migrate && !db.in_memory()) {
+      const auto name = fmt::format("{}.pre-migrate-v{}", db.path().filename().string(), version);
+      result.backup = write_backup(db, db.path().parent_path() / backup_file_name(name, ctx.now()),
+                                   {}, ctx.now())
+                          .path;
+    }
+    result.to_version = migrator.up(target);
+    if (version > 0 && result.to_version > version) {
+      ctx.write([&](Writer& w) {
+        w.record(Kind::registry, Op::migrated, "schema.migrated", db.path().string(),
+                 std::nullopt, nlohmann::json{{"from", version}, {"to", result.to_version}});
+      });
+    }
+    return result;
   }
 
   void start_scheduled_backups() {
@@ -301,6 +319,13 @@ void to_json(nlohmann::json& j, const Stats& s) {
 }
 
 const char* version() noexcept { return CAIRN_VERSION; }
+
+MigrateResult migrate(const std::filesystem::path& db, const MigrateOptions& options) {
+  Options open_options;
+  open_options.backup_before_migrate = options.backup_first;
+  detail::RegistryImpl impl(db::Database::open_file(db, open_options), open_options);
+  return impl.prepare_schema(options.to);
+}
 
 int latest_schema_version() noexcept {
   return static_cast<int>(detail::embedded_migrations().size());

@@ -4,6 +4,7 @@
 #include "cairn/backup.h"
 #include "cairn/error.h"
 #include "cairn/events.h"
+#include "cairn/migrate.h"
 #include "cairn/options.h"
 #include "cairn/records.h"
 #include "cairn/registry.h"

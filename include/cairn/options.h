@@ -56,6 +56,10 @@ struct Options {
   // Default: true.
   bool migrate_on_open = true;
 
+  // Before migrating a registry that has data, back it up beside the file as
+  // <db>.pre-migrate-v<from>-<time>.db. Default: true.
+  bool backup_before_migrate = true;
+
   // Who made the changes, as recorded in every change-log row and event.
   // Default: "cairn".
   std::string actor = "cairn";

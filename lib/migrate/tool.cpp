@@ -1,0 +1,252 @@
+// The operator's side of migrations (migrate.h): status, plan, verify and
+// dry-run. `migrate` itself lives in registry.cpp, where opening does it.
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "cairn/error.h"
+#include "cairn/migrate.h"
+#include "db/files.h"
+#include "migrate/migrator.h"
+#include "migrate/schema.h"
+
+namespace cairn {
+namespace detail {
+namespace {
+
+// Opens an existing registry file for reading only: never creates it, never
+// writes to it.
+db::Connection open_existing(const std::filesystem::path& path) {
+  switch (db::inspect_file(path)) {
+    case db::FileKind::missing:
+      throw Error(errc::not_found, fmt::format("{}: no such registry", path.string()));
+    case db::FileKind::not_regular:
+      throw Error(errc::not_a_registry, fmt::format("{}: not a regular file", path.string()));
+    case db::FileKind::other:
+      throw Error(errc::not_a_registry,
+                  fmt::format("{}: not a SQLite database (bad header)", path.string()));
+    case db::FileKind::empty:
+    case db::FileKind::sqlite:
+      break;
+  }
+  return db::Connection("file:" + path.string() + "?mode=ro", db::Connection::Mode::read_only,
+                        5000);
+}
+
+Timestamp no_clock() { return 0; }
+
+std::string quote_identifier(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+std::int64_t row_count(db::Connection& conn, const std::string& table) {
+  const std::string sql = "SELECT count(*) FROM " + quote_identifier(table);
+  sqlite3_stmt* stmt = nullptr;
+  std::int64_t n = 0;
+  if (sqlite3_prepare_v2(conn.handle(), sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    n = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  return n;
+}
+
+std::map<std::string, std::int64_t> row_counts(db::Connection& conn, const SchemaObjects& schema) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& [key, sql] : schema) {
+    if (key.starts_with("table ")) out[key.substr(6)] = row_count(conn, key.substr(6));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string normalize_sql(std::string_view sql) {
+  std::string out;
+  bool space = false;
+  for (char c : sql) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space && c != ')' && c != ',' && out.back() != '(') out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+SchemaObjects schema_objects(db::Connection& conn) {
+  SchemaObjects out;
+  db::Statement stmt = conn.prepare(
+      "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+      "ORDER BY type, name");
+  while (stmt.step()) {
+    out[fmt::format("{} {}", stmt.column_text(0), stmt.column_text(1))] =
+        normalize_sql(stmt.column_text(2));
+  }
+  return out;
+}
+
+SchemaObjects expected_schema(const std::vector<Migration>& chain, int version) {
+  db::Connection mem(":memory:", db::Connection::Mode::read_write_create, 0);
+  Migrator(mem, chain, no_clock).up(version);
+  return schema_objects(mem);
+}
+
+}  // namespace detail
+
+MigrationStatus migration_status(const std::filesystem::path& path) {
+  db::Connection conn = detail::open_existing(path);
+  const auto& chain = detail::embedded_migrations();
+  detail::Migrator migrator(conn, chain, detail::no_clock);
+  MigrationStatus status;
+  status.latest_version = migrator.latest();
+  const auto applied = migrator.history();
+  // check() refuses drift; status reports it instead, so read the version raw.
+  try {
+    status.current_version = migrator.check();
+  } catch (const Error& e) {
+    if (e.code() != errc::migration_checksum) throw;
+    status.current_version = applied.empty() ? 0 : applied.back().version;
+  }
+  for (const auto& step : applied) {
+    const auto& ours = chain[static_cast<std::size_t>(step.version - 1)];
+    status.steps.push_back(MigrationStep{.version = step.version,
+                                         .name = step.name,
+                                         .checksum = step.checksum,
+                                         .applied = true,
+                                         .applied_at = step.applied_at,
+                                         .duration_ms = step.duration_ms,
+                                         .checksum_ok = step.checksum == ours.checksum,
+                                         .sql = ours.sql});
+  }
+  for (const auto& step : migrator.pending(status.current_version)) {
+    status.steps.push_back(MigrationStep{
+        .version = step.version, .name = step.name, .checksum = step.checksum, .sql = step.sql});
+  }
+  return status;
+}
+
+std::vector<MigrationStep> migration_plan(const std::filesystem::path& path,
+                                          std::optional<int> to) {
+  db::Connection conn = detail::open_existing(path);
+  detail::Migrator migrator(conn, detail::embedded_migrations(), detail::no_clock);
+  std::vector<MigrationStep> plan;
+  for (const auto& step : migrator.pending(migrator.check(), to)) {
+    plan.push_back(MigrationStep{
+        .version = step.version, .name = step.name, .checksum = step.checksum, .sql = step.sql});
+  }
+  return plan;
+}
+
+SchemaCheck verify_schema(const std::filesystem::path& path) {
+  db::Connection conn = detail::open_existing(path);
+  const auto& chain = detail::embedded_migrations();
+  detail::Migrator migrator(conn, chain, detail::no_clock);
+  SchemaCheck check;
+  int version = 0;
+  try {
+    version = migrator.check();
+  } catch (const Error& e) {
+    if (e.code() != errc::migration_checksum) throw;
+    check.problems.push_back(e.what());
+    const auto applied = migrator.history();
+    version = applied.empty() ? 0 : applied.back().version;
+  }
+  const auto live = detail::schema_objects(conn);
+  const auto expected = detail::expected_schema(chain, version);
+  for (const auto& [key, sql] : expected) {
+    auto it = live.find(key);
+    if (it == live.end()) {
+      check.problems.push_back(fmt::format("{} is missing", key));
+    } else if (it->second != sql) {
+      check.problems.push_back(fmt::format("{} differs from version {}'s", key, version));
+    }
+  }
+  for (const auto& [key, sql] : live) {
+    if (!expected.contains(key)) check.problems.push_back(fmt::format("{} is not expected", key));
+  }
+  check.ok = check.problems.empty();
+  return check;
+}
+
+DryRun migrate_dry_run(const std::filesystem::path& path) {
+  const auto started = std::chrono::steady_clock::now();
+  db::Connection source = detail::open_existing(path);
+  db::Connection mem(":memory:", db::Connection::Mode::read_write_create, 0);
+  sqlite3_backup* copy = sqlite3_backup_init(mem.handle(), "main", source.handle(), "main");
+  const int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
+  sqlite3_backup_finish(copy);
+  if (rc != SQLITE_DONE) {
+    throw Error(errc::io_error, fmt::format("dry-run: copy {} into memory: {}", path.string(),
+                                            sqlite3_errstr(rc)), rc);
+  }
+  detail::Migrator migrator(mem, detail::embedded_migrations(), detail::no_clock);
+  DryRun run;
+  run.from_version = migrator.check();
+  const auto before = detail::schema_objects(mem);
+  const auto rows_before = detail::row_counts(mem, before);
+  run.to_version = migrator.up();
+  const auto after = detail::schema_objects(mem);
+  const auto rows_after = detail::row_counts(mem, after);
+  for (const auto& [key, sql] : after) {
+    auto it = before.find(key);
+    if (it == before.end()) {
+      run.added.push_back(key);
+    } else if (it->second != sql) {
+      run.altered.push_back(key);
+    }
+  }
+  for (const auto& [key, sql] : before) {
+    if (!after.contains(key)) run.removed.push_back(key);
+  }
+  for (const auto& [table, n] : rows_after) {
+    auto it = rows_before.find(table);
+    run.rows[table] = {it == rows_before.end() ? 0 : it->second, n};
+  }
+  run.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+  return run;
+}
+
+void to_json(nlohmann::json& j, const MigrationStep& s) {
+  j = nlohmann::json{{"version", s.version},         {"name", s.name},
+                     {"checksum", s.checksum},       {"applied", s.applied},
+                     {"applied_at", s.applied_at},   {"duration_ms", s.duration_ms},
+                     {"checksum_ok", s.checksum_ok}};
+}
+
+void to_json(nlohmann::json& j, const MigrationStatus& s) {
+  j = nlohmann::json{{"current_version", s.current_version},
+                     {"latest_version", s.latest_version},
+                     {"migrations", s.steps}};
+}
+
+void to_json(nlohmann::json& j, const MigrateResult& r) {
+  j = nlohmann::json{{"from_version", r.from_version}, {"to_version", r.to_version}};
+  if (r.backup) j["backup"] = r.backup->string();
+}
+
+void to_json(nlohmann::json& j, const SchemaCheck& c) {
+  j = nlohmann::json{{"ok", c.ok}, {"problems", c.problems}};
+}
+
+void to_json(nlohmann::json& j, const DryRun& d) {
+  nlohmann::json rows = nlohmann::json::object();
+  for (const auto& [table, counts] : d.rows) {
+    rows[table] = {{"before", counts.first}, {"after", counts.second}};
+  }
+  j = nlohmann::json{{"from_version", d.from_version}, {"to_version", d.to_version},
+                     {"added", d.added},               {"altered", d.altered},
+                     {"removed", d.removed},           {"rows", rows},
+                     {"duration_ms", d.duration_ms}};
+}
+
+}  // namespace cairn
