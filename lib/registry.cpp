@@ -2,6 +2,9 @@
 // stores and transactions over one StoreContext.
 #include "cairn/registry.h"
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "cairn/migrate.h"
@@ -22,7 +25,7 @@ class RegistryImpl {
  public:
   RegistryImpl(std::unique_ptr<db::Database> db, const Options& options)
       : ctx(std::move(db), options), bus(std::make_shared<EventBus>(ctx)) {
-    ctx.on_commit = [bus = bus.get()](std::vector<Event>&& events) {
+    ctx.on_commit = [bus = bus.get()](std::vector<Change>&& events) {
       bus->publish(std::move(events));
     };
   }
@@ -43,8 +46,7 @@ class RegistryImpl {
   MigrateResult prepare_schema(std::optional<int> to = {}) {
     db::Database& db = ctx.open_database();
     Migrator migrator(db.writer(), embedded_migrations(), [this] { return ctx.now(); });
-    const int version = migrator.check();
-    db.configure();
+    const int version = check_and_configure(db, migrator);
     MigrateResult result{.from_version = version, .to_version = version};
     const int target = std::min(to.value_or(migrator.latest()), migrator.latest());
     if (version >= target) return result;
@@ -64,10 +66,29 @@ class RegistryImpl {
     if (version > 0 && result.to_version > version) {
       ctx.write([&](Writer& w) {
         w.record(Kind::registry, Op::migrated, "schema.migrated", db.path().string(),
-                 std::nullopt, nlohmann::json{{"from", version}, {"to", result.to_version}});
+                 std::nullopt, nlohmann::json{{"from", version}, {"to", result.to_version}}.dump());
       });
     }
     return result;
+  }
+
+  // Switching a new file to WAL needs a moment alone with it, and SQLite
+  // answers SQLITE_BUSY there without waiting (deadlock avoidance) when
+  // another process opens the same new file at the same time. Both steps are
+  // idempotent, so they are retried until the busy timeout.
+  int check_and_configure(db::Database& db, Migrator& migrator) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(ctx.options().busy_timeout_ms);
+    for (;;) {
+      try {
+        const int version = migrator.check();
+        db.configure();
+        return version;
+      } catch (const Error& e) {
+        if (e.code() != errc::busy || std::chrono::steady_clock::now() > deadline) throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
 
   void start_scheduled_backups() {
@@ -87,7 +108,7 @@ class RegistryImpl {
     }
     ctx.write([&](Writer& w) {
       w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(), std::nullopt,
-               nlohmann::json(info));
+               nlohmann::json(info).dump());
     });
     return info;
   }
@@ -124,6 +145,7 @@ MemoryBlockStore Tx::blocks() { return MemoryBlockStore(ctx_); }
 ConfigStore Tx::config() { return ConfigStore(ctx_); }
 
 void Tx::commit() {
+  ctx_->open_database();  // errc::closed after Registry::close()
   if (!active_) throw Error(errc::invalid_argument, "transaction: already finished");
   try {
     ctx_->commit(depth_);
@@ -261,7 +283,7 @@ void Registry::restore_from(const std::filesystem::path& backup) {
             .bind_int(1, std::max(restored, before))
             .run();
         w.record(Kind::registry, Op::restored, "registry.restored", backup.string(),
-                 std::nullopt, nlohmann::json(info));
+                 std::nullopt, nlohmann::json(info).dump());
       });
 }
 

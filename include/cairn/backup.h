@@ -36,14 +36,14 @@ struct BackupOptions {
 };
 
 struct BackupInfo {
-  std::filesystem::path path;
-  std::filesystem::path manifest;
+  std::filesystem::path path{};
+  std::filesystem::path manifest{};
   std::int64_t size = 0;
-  std::string sha256;
+  std::string sha256{};
   int schema_version = 0;
   Revision last_revision = 0;
   Timestamp created_at = 0;
-  std::string cairn_version;
+  std::string cairn_version{};
   std::int64_t duration_ms = 0;  // to take it (0 when read back from a manifest)
 };
 
@@ -59,9 +59,9 @@ std::filesystem::path manifest_path(const std::filesystem::path& backup);
 BackupInfo verify_backup(const std::filesystem::path& backup);
 
 struct BackupListing {
-  BackupInfo info;
+  BackupInfo info{};
   bool verified = false;
-  std::string problem;  // why it does not verify
+  std::string problem{};  // why it does not verify
 };
 
 // The backups (*.db with a manifest) in `dir`, newest first.
@@ -84,8 +84,8 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
-  std::filesystem::path target;
-  std::optional<std::filesystem::path> replaced_kept_as;
+  std::filesystem::path target{};
+  std::optional<std::filesystem::path> replaced_kept_as{};
   int backup_schema_version = 0;
   int schema_version = 0;         // after migrating an older backup forward
   Revision last_revision = 0;

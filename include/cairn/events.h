@@ -43,11 +43,11 @@ struct Event {
   std::uint32_t index = 0;  // position inside the revision, from 0
   Kind kind = Kind::registry;
   Op op = Op::created;
-  std::string topic;        // "app.registered", "pool.created", "config.changed", ...
-  std::string id;           // the record's key
-  std::optional<nlohmann::json> before, after;  // record images; absent on create / remove
+  std::string topic{};        // "app.registered", "pool.created", "config.changed", ...
+  std::string id{};           // the record's key
+  std::optional<nlohmann::json> before{}, after{};  // record images; absent on create / remove
   Timestamp at = 0;
-  std::string actor;
+  std::string actor{};
 };
 
 void to_json(nlohmann::json& j, const Event& e);
@@ -55,9 +55,9 @@ void to_json(nlohmann::json& j, const Event& e);
 // Which events a subscriber receives. Empty fields match everything; an event
 // must match every non-empty field. resync_required events always match.
 struct Filter {
-  std::vector<Kind> kinds;
-  std::vector<std::string> topics;  // exact names: "app.registered"
-  std::string id_prefix;
+  std::vector<Kind> kinds{};
+  std::vector<std::string> topics{};  // exact names: "app.registered"
+  std::string id_prefix{};
 };
 
 struct SubscribeOptions {
@@ -65,13 +65,13 @@ struct SubscribeOptions {
   // with no gap and no duplicate. A revision that retention removed fails
   // with errc::compacted. Default: live only (a named subscription resumes
   // after its acknowledged revision).
-  std::optional<Revision> from;
+  std::optional<Revision> from{};
   // Higher priority subscribers are handed each revision first. Default: 0.
   int priority = 0;
   // A durable subscription: its acknowledged revision is stored in the
   // registry (every 100 ms and when it ends), and a later subscription with
   // the same name resumes right after it. Default: anonymous.
-  std::string name;
+  std::string name{};
   // Events waiting for this subscriber. When more would wait, the queue is
   // dropped and replaced by one resync_required event carrying the current
   // revision. Default: 10,000.

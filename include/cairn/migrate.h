@@ -21,19 +21,19 @@ namespace cairn {
 
 struct MigrationStep {
   int version = 0;
-  std::string name;       // "initial"
-  std::string checksum;   // SHA-256 of the migration file, as embedded
+  std::string name{};       // "initial"
+  std::string checksum{};   // SHA-256 of the migration file, as embedded
   bool applied = false;
   Timestamp applied_at = 0;
   std::int64_t duration_ms = 0;
   bool checksum_ok = true;  // applied with the same checksum as embedded
-  std::string sql;
+  std::string sql{};
 };
 
 struct MigrationStatus {
   int current_version = 0;
   int latest_version = 0;
-  std::vector<MigrationStep> steps;  // applied, then pending
+  std::vector<MigrationStep> steps{};  // applied, then pending
 };
 
 // Applied and pending migrations. Reads only.
@@ -44,7 +44,7 @@ std::vector<MigrationStep> migration_plan(const std::filesystem::path& db,
                                           std::optional<int> to = {});
 
 struct MigrateOptions {
-  std::optional<int> to;  // default: the latest
+  std::optional<int> to{};  // default: the latest
   // Take a backup before changing a non-empty database, beside it as
   // <db>.pre-migrate-v<from>-<time>.db. Default: true.
   bool backup_first = true;
@@ -53,7 +53,7 @@ struct MigrateOptions {
 struct MigrateResult {
   int from_version = 0;
   int to_version = 0;
-  std::optional<std::filesystem::path> backup;
+  std::optional<std::filesystem::path> backup{};
 };
 
 // Applies pending migrations, each in its own transaction with its history
@@ -65,7 +65,7 @@ MigrateResult migrate(const std::filesystem::path& db, const MigrateOptions& opt
 
 struct SchemaCheck {
   bool ok = false;
-  std::vector<std::string> problems;  // checksum drift, objects missing, extra or different
+  std::vector<std::string> problems{};  // checksum drift, objects missing, extra or different
 };
 
 // Whether every applied migration's checksum matches and the live schema is
@@ -75,10 +75,10 @@ SchemaCheck verify_schema(const std::filesystem::path& db);
 struct DryRun {
   int from_version = 0;
   int to_version = 0;
-  std::vector<std::string> added;    // "table x", "index y"
-  std::vector<std::string> altered;
-  std::vector<std::string> removed;
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> rows;  // table: before, after
+  std::vector<std::string> added{};    // "table x", "index y"
+  std::vector<std::string> altered{};
+  std::vector<std::string> removed{};
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> rows{};  // table: before, after
   std::int64_t duration_ms = 0;
 };
 

@@ -93,7 +93,7 @@ struct Options {
   // When both are set, a background thread writes
   // <backup_dir>/<backup_name>-<UTC time>.db every backup_interval_ms and
   // keeps the newest max_backups that verify. Default: off.
-  std::string backup_dir;
+  std::string backup_dir{};
   std::int64_t backup_interval_ms = 0;
   std::size_t max_backups = 5;
   std::string backup_name = "registry";

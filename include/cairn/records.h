@@ -29,16 +29,16 @@ using Revision = std::int64_t;
 // happens only if the record's current revision equals it; 0 means "the record
 // must be absent". A mismatch fails with errc::conflict.
 struct Expect {
-  std::optional<Revision> revision;
+  std::optional<Revision> revision{};
 };
 
 // An application registered with the server (LatZero's apps).
 struct App {
-  std::string id;
-  std::vector<std::string> pools;     // pool names; a pool need not exist yet
-  std::vector<std::string> triggers;  // trigger names the app handles
+  std::string id{};
+  std::vector<std::string> pools{};     // pool names; a pool need not exist yet
+  std::vector<std::string> triggers{};  // trigger names the app handles
   nlohmann::json meta = nlohmann::json::object();
-  std::string protocol_version;       // free text, at most 64 bytes
+  std::string protocol_version{};       // free text, at most 64 bytes
   Timestamp registered = 0;           // set on first registration
   Timestamp last_seen = 0;            // 0: set to now on every write
   bool rehydrated = false;            // restored from a previous session
@@ -51,18 +51,18 @@ enum class PoolType { local, global, encrypted };
 
 // Who may read and write a pool: app ids, or "*" for every app.
 struct PoolPolicies {
-  std::vector<std::string> read;
-  std::vector<std::string> write;
+  std::vector<std::string> read{};
+  std::vector<std::string> write{};
 };
 
 // A pool of memory blocks (LatZero's pools).
 struct Pool {
-  std::string name;
+  std::string name{};
   PoolType type = PoolType::local;
   bool encrypted = false;             // always true when type is encrypted
-  std::vector<std::string> owners;    // app ids
-  PoolPolicies policies;
-  std::string description;            // at most 4 KiB
+  std::vector<std::string> owners{};    // app ids
+  PoolPolicies policies{};
+  std::string description{};            // at most 4 KiB
   nlohmann::json config = nlohmann::json::object();
 
   Timestamp created_at = 0, updated_at = 0;
@@ -73,9 +73,9 @@ enum class BlockType { binary, json, stream };
 
 // A memory block inside a pool (LatZero's memory blocks). The pool must exist.
 struct MemoryBlock {
-  std::string id;
-  std::string name;                   // display name, at most 256 bytes
-  std::string pool;
+  std::string id{};
+  std::string name{};                   // display name, at most 256 bytes
+  std::string pool{};
   std::int64_t size = 0;              // bytes, 0 to 2^50
   BlockType type = BlockType::binary;
   nlohmann::json permissions = nlohmann::json::object();
@@ -91,8 +91,8 @@ struct MemoryBlock {
 // One server configuration entry (LatZero's server_config). value may be any
 // JSON value, within the size and depth limits.
 struct ConfigEntry {
-  std::string key;
-  nlohmann::json value;
+  std::string key{};
+  nlohmann::json value{};
 
   Timestamp created_at = 0, updated_at = 0;
   Revision revision = 0;
@@ -101,26 +101,26 @@ struct ConfigEntry {
 // Queries. Results are ordered by key. `after` pages by key (exclusive);
 // limit 0 means no limit. count() ignores after and limit.
 struct AppQuery {
-  std::optional<std::string> pool;    // apps that name this pool
-  std::string after;
+  std::optional<std::string> pool{};    // apps that name this pool
+  std::string after{};
   std::size_t limit = 0;
 };
 
 struct PoolQuery {
-  std::optional<PoolType> type;
-  std::string after;
+  std::optional<PoolType> type{};
+  std::string after{};
   std::size_t limit = 0;
 };
 
 struct MemoryBlockQuery {
-  std::optional<std::string> pool;
-  std::optional<BlockType> type;
-  std::string after;
+  std::optional<std::string> pool{};
+  std::optional<BlockType> type{};
+  std::string after{};
   std::size_t limit = 0;
 };
 
 struct ConfigQuery {
-  std::string after;
+  std::string after{};
   std::size_t limit = 0;
 };
 

@@ -62,7 +62,7 @@ class Tx {
 };
 
 struct SubscriberStats {
-  std::string name;              // empty for an anonymous subscription
+  std::string name{};              // empty for an anonymous subscription
   Revision delivered = 0;        // last revision handled
   Revision lag = 0;              // revisions behind the registry's last one
   std::int64_t events_delivered = 0;
@@ -71,7 +71,7 @@ struct SubscriberStats {
 };
 
 struct Stats {
-  std::string path;               // ":memory:" for an in-memory registry
+  std::string path{};               // ":memory:" for an in-memory registry
   int schema_version = 0;
   std::int64_t database_bytes = 0;
   std::int64_t wal_bytes = 0;
@@ -82,11 +82,11 @@ struct Stats {
   Revision last_revision = 0;
   Revision oldest_revision = 0;   // oldest revision kept in the change log (0: empty)
   std::int64_t statements_cached = 0;
-  std::vector<SubscriberStats> subscribers;
+  std::vector<SubscriberStats> subscribers{};
   std::int64_t events_delivered = 0;   // over every subscriber, this process
   std::int64_t handler_failures = 0;
   // The last backup this process took (scheduled or not); empty path: none.
-  std::string last_backup_path;
+  std::string last_backup_path{};
   Timestamp last_backup_at = 0;
   std::int64_t last_backup_duration_ms = 0;
 };

@@ -46,8 +46,14 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+void create_new_file(const std::filesystem::path& path) {
+  if (!db::create_private_file(path)) {
+    throw Error(errc::io_error, fmt::format("create {}: already exists", path.string()));
+  }
+}
+
 void write_file_synced(const std::filesystem::path& path, std::string_view data) {
-  db::create_private_file(path);
+  create_new_file(path);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   bool ok = fd >= 0 && ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
             ::fsync(fd) == 0;
@@ -134,7 +140,7 @@ void sync_file(const std::filesystem::path& path) {
 }
 
 void copy_file_synced(const std::filesystem::path& from, const std::filesystem::path& to) {
-  db::create_private_file(to);
+  create_new_file(to);
   const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   const int out = ::open(to.c_str(), O_WRONLY | O_CLOEXEC);
   std::vector<char> buffer(1 << 20);
@@ -167,7 +173,7 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     }
     remove_stale_temp_files(dir);
     TempFile temp(temp_path_in(dir));
-    db::create_private_file(temp.path());
+    create_new_file(temp.path());
 
     BackupInfo info;
     {

@@ -23,7 +23,10 @@ std::unique_ptr<Database> Database::open_file(const std::filesystem::path& path,
                   fmt::format("{}: not a SQLite database (bad header)", path.string()));
     case FileKind::missing:
       make_private_dirs(path.parent_path());
-      create_private_file(path);
+      // Another opener may create it between our look and ours: that is fine.
+      if (!create_private_file(path) && inspect_file(path) == FileKind::not_regular) {
+        throw Error(errc::not_a_registry, fmt::format("{}: not a regular file", path.string()));
+      }
       break;
     case FileKind::empty:
     case FileKind::sqlite:

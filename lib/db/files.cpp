@@ -60,12 +60,14 @@ void make_private_dirs(const std::filesystem::path& dir) {
   }
 }
 
-void create_private_file(const std::filesystem::path& path) {
+bool create_private_file(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == EEXIST) return false;
   if (fd < 0) throw_errno("create", path);
   int rc = ::fchmod(fd, 0600);
   ::close(fd);
   if (rc != 0) throw_errno("chmod", path);
+  return true;
 }
 
 void sync_directory(const std::filesystem::path& dir) {

@@ -22,9 +22,10 @@ FileKind inspect_file(const std::filesystem::path& path);
 // Existing directories are left as they are. Throws Error(io_error).
 void make_private_dirs(const std::filesystem::path& dir);
 
-// Creates `path` as an empty file with mode 0600, whatever the umask. Throws
-// Error(io_error) when it exists already or cannot be created.
-void create_private_file(const std::filesystem::path& path);
+// Creates `path` as an empty file with mode 0600, whatever the umask.
+// Returns false when it exists already; throws Error(io_error) when it cannot
+// be created.
+bool create_private_file(const std::filesystem::path& path);
 
 // fsyncs a directory, so that a rename or create inside it is durable.
 void sync_directory(const std::filesystem::path& dir);

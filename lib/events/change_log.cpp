@@ -33,12 +33,17 @@ constexpr const char* kOldestPinned =
     "SELECT min(acked_revision) FROM subscriptions WHERE acked_revision >= ?";
 constexpr const char* kDeleteThrough = "DELETE FROM change_log WHERE revision <= ?";
 
-void bind_image(db::Statement& stmt, int index, const std::optional<nlohmann::json>& image) {
+void bind_image(db::Statement& stmt, int index, const std::optional<std::string>& image) {
   if (image) {
-    stmt.bind_text(index, image->dump());
+    stmt.bind_text(index, *image);
   } else {
     stmt.bind_null(index);
   }
+}
+
+std::optional<nlohmann::json> parse_image(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return nlohmann::json::parse(*text);
 }
 
 std::optional<nlohmann::json> read_image(const db::Statement& stmt, int column) {
@@ -55,17 +60,30 @@ Revision current_revision(db::Connection& conn) { return conn.query_int(kCurrent
 
 Revision oldest_revision(db::Connection& conn) { return conn.query_int(kOldestRevision); }
 
-void append_change(db::Connection& conn, const Event& event) {
+void append_change(db::Connection& conn, const Change& change) {
   db::Statement stmt = conn.prepare(kAppendChange);
-  stmt.bind_int(1, event.revision)
-      .bind_int(2, event.index)
-      .bind_text(3, to_string(event.kind))
-      .bind_text(4, to_string(event.op))
-      .bind_text(5, event.topic)
-      .bind_text(6, event.id);
-  bind_image(stmt, 7, event.before);
-  bind_image(stmt, 8, event.after);
-  stmt.bind_int(9, event.at).bind_text(10, event.actor).run();
+  stmt.bind_int(1, change.revision)
+      .bind_int(2, change.index)
+      .bind_text(3, to_string(change.kind))
+      .bind_text(4, to_string(change.op))
+      .bind_text(5, change.topic)
+      .bind_text(6, change.id);
+  bind_image(stmt, 7, change.before);
+  bind_image(stmt, 8, change.after);
+  stmt.bind_int(9, change.at).bind_text(10, change.actor).run();
+}
+
+Event to_event(const Change& change) {
+  return Event{.revision = change.revision,
+               .index = change.index,
+               .kind = change.kind,
+               .op = change.op,
+               .topic = change.topic,
+               .id = change.id,
+               .before = parse_image(change.before),
+               .after = parse_image(change.after),
+               .at = change.at,
+               .actor = change.actor};
 }
 
 // Events from a statement over CAIRN_CHANGE_COLUMNS.

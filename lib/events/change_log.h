@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,7 +24,23 @@ Revision current_revision(db::Connection& conn);
 // The oldest revision still in the change log, or 0 when it is empty.
 Revision oldest_revision(db::Connection& conn);
 
-void append_change(db::Connection& conn, const Event& event);
+// One change-log row as the write path makes it: the record images are JSON
+// text, so a write never builds JSON objects that nobody may read. Events
+// (with parsed images) are made from it only for subscribers.
+struct Change {
+  Revision revision = 0;
+  std::uint32_t index = 0;
+  Kind kind = Kind::registry;
+  Op op = Op::created;
+  std::string topic;
+  std::string id;
+  std::optional<std::string> before, after;  // JSON text
+  Timestamp at = 0;
+  std::string actor;
+};
+
+void append_change(db::Connection& conn, const Change& change);
+Event to_event(const Change& change);
 
 // Events with revision >= from, oldest first; at most `limit` (0: all).
 std::vector<Event> read_changes(db::Connection& conn, Revision from, std::size_t limit);

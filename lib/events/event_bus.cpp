@@ -103,7 +103,7 @@ EventBus::EventBus(StoreContext& ctx) : ctx_(ctx) {}
 
 EventBus::~EventBus() { stop(); }
 
-void EventBus::publish(std::vector<Event>&& events) {
+void EventBus::publish(std::vector<Change>&& events) {
   if (events.empty()) return;
   const Revision revision = events.front().revision;
   {
@@ -174,10 +174,17 @@ void EventBus::fan_out_through(Revision target, std::unique_lock<std::mutex>& lo
   while (fanned_ < target && !stopping_) {
     const Revision next = fanned_ + 1;
     if (auto it = incoming_.find(next); it != incoming_.end()) {
-      auto events = std::make_shared<const std::vector<Event>>(std::move(it->second));
+      // Parse the images outside the lock: publish() (a writer) never waits
+      // for JSON parsing.
+      std::vector<Change> changes = std::move(it->second);
       incoming_.erase(it);
-      fan_out(next, events);
-      fanned_ = next;
+      lock.unlock();
+      std::vector<Event> parsed;
+      parsed.reserve(changes.size());
+      for (const auto& change : changes) parsed.push_back(to_event(change));
+      lock.lock();
+      fan_out(next, std::make_shared<const std::vector<Event>>(std::move(parsed)));
+      fanned_ = std::max(fanned_, next);
       continue;
     }
     // Not committed here: read it (and what follows) from the change log.

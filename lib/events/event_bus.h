@@ -86,7 +86,7 @@ class EventBus : public std::enable_shared_from_this<EventBus> {
   ~EventBus();
 
   // A committed transaction's events (StoreContext::on_commit).
-  void publish(std::vector<Event>&& events);
+  void publish(std::vector<Change>&& changes);
 
   Subscription subscribe(const Filter& filter, Handler handler, const SubscribeOptions& options);
   void unsubscribe(const std::shared_ptr<Subscriber>& sub) noexcept;
@@ -113,7 +113,7 @@ class EventBus : public std::enable_shared_from_this<EventBus> {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<Revision, std::vector<Event>> incoming_;
+  std::map<Revision, std::vector<Change>> incoming_;
   std::vector<std::shared_ptr<Subscriber>> subscribers_;  // highest priority first
   std::vector<std::shared_ptr<Subscriber>> retired_;      // stopped from their own handler
   Revision fanned_ = 0;

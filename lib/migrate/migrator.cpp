@@ -64,6 +64,21 @@ Migrator::Migrator(db::Connection& conn, const std::vector<Migration>& chain,
 }
 
 int Migrator::check() {
+  // One read transaction: a concurrent migrator's commit cannot fall between
+  // the reads below. (Inside the caller's transaction, it is already one.)
+  const bool own_read = sqlite3_get_autocommit(conn_.handle()) != 0;
+  if (own_read) conn_.exec("BEGIN");
+  try {
+    const int version = check_in_transaction();
+    if (own_read) conn_.exec("COMMIT");
+    return version;
+  } catch (...) {
+    if (own_read) sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+int Migrator::check_in_transaction() {
   const auto application_id = conn_.query_int(kApplicationIdQuery);
   if (application_id == 0) {
     if (conn_.query_int(kObjectCount) == 0) return 0;
@@ -89,10 +104,16 @@ int Migrator::check() {
                             "(cairn {}); upgrade cairn to open it",
                             std::max(recorded, user_version), latest(), cairn::version()));
   }
-  if (recorded != user_version || static_cast<int>(applied.size()) != recorded) {
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    if (applied[i].version != static_cast<int>(i + 1)) {
+      throw Error(errc::corrupt, fmt::format("schema history is not 1..{}: step {} is version {}",
+                                             applied.size(), i + 1, applied[i].version));
+    }
+  }
+  if (recorded != user_version) {
     throw Error(errc::corrupt,
-                fmt::format("schema history ({} steps, last {}) disagrees with user_version {}",
-                            applied.size(), recorded, user_version));
+                fmt::format("schema history ({} steps) disagrees with user_version {}",
+                            applied.size(), user_version));
   }
   for (const auto& step : applied) {
     const Migration& ours = chain_[static_cast<std::size_t>(step.version - 1)];

@@ -58,6 +58,7 @@ class Migrator {
   int latest() const noexcept { return static_cast<int>(chain_.size()); }
 
  private:
+  int check_in_transaction();
   void apply(const Migration& step);
 
   db::Connection& conn_;

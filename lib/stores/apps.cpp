@@ -46,11 +46,29 @@ struct AppCodec {
 
   static std::string_view key(const App& a) { return a.id; }
 
+  // nlohmann::json(a).dump(), byte for byte (keys in sorted order), without
+  // building the JSON object: this image is written on every app write, and
+  // building it was a third of a put's instructions.
+  static std::string image(const App& a) {
+    std::string out = "{\"created_at\":" + std::to_string(a.created_at);
+    out += ",\"id\":\"" + a.id + "\"";  // keys need no escaping
+    out += ",\"last_seen\":" + std::to_string(a.last_seen);
+    out += ",\"meta\":" + a.meta.dump();
+    out += ",\"pools\":" + keys_text(a.pools);
+    out += ",\"protocol_version\":" + nlohmann::json(a.protocol_version).dump();
+    out += ",\"registered\":" + std::to_string(a.registered);
+    out += a.rehydrated ? ",\"rehydrated\":true" : ",\"rehydrated\":false";
+    out += ",\"revision\":" + std::to_string(a.revision);
+    out += ",\"triggers\":" + keys_text(a.triggers);
+    out += ",\"updated_at\":" + std::to_string(a.updated_at) + "}";
+    return out;
+  }
+
   static App read_row(const db::Statement& s) {
     return App{
         .id = text_column(s, 0),
-        .pools = strings_column(s, 1),
-        .triggers = strings_column(s, 2),
+        .pools = keys_column(s, 1),
+        .triggers = keys_column(s, 2),
         .meta = json_column(s, 3),
         .protocol_version = text_column(s, 4),
         .registered = s.column_int(5),
@@ -64,8 +82,8 @@ struct AppCodec {
 
   static void bind_row(db::Statement& s, const App& a) {
     s.bind_text(1, a.id)
-        .bind_text(2, nlohmann::json(a.pools).dump())
-        .bind_text(3, nlohmann::json(a.triggers).dump())
+        .bind_text(2, keys_text(a.pools))
+        .bind_text(3, keys_text(a.triggers))
         .bind_text(4, a.meta.dump())
         .bind_text(5, a.protocol_version)
         .bind_int(6, a.registered)

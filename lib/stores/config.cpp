@@ -25,6 +25,7 @@ struct ConfigCodec {
   static constexpr const char* kCount = "SELECT count(*) FROM server_config";
 
   static std::string_view key(const ConfigEntry& e) { return e.key; }
+  static std::string image(const ConfigEntry& r) { return nlohmann::json(r).dump(); }
 
   static ConfigEntry read_row(const db::Statement& s) {
     return ConfigEntry{

@@ -54,6 +54,7 @@ struct MemoryBlockCodec {
   static constexpr const char* kPoolExists = "SELECT count(*) FROM pools WHERE name = ?";
 
   static std::string_view key(const MemoryBlock& b) { return b.id; }
+  static std::string image(const MemoryBlock& r) { return nlohmann::json(r).dump(); }
 
   static MemoryBlock read_row(const db::Statement& s) {
     return MemoryBlock{
@@ -95,6 +96,7 @@ struct MemoryBlockCodec {
     check_text(name, "name", b.name, kMaxBlockNameBytes);
     check_key(name, "pool", b.pool);
     check_range(name, "size", b.size, 0, kMaxBlockSize);
+    check_range(name, "type", static_cast<int>(b.type), 0, static_cast<int>(BlockType::stream));
     check_json(name, "permissions", b.permissions, options);
     check_json(name, "config", b.config, options);
   }

@@ -37,6 +37,7 @@ struct PoolCodec {
   static constexpr const char* kCountByType = "SELECT count(*) FROM pools WHERE type = ?";
 
   static std::string_view key(const Pool& p) { return p.name; }
+  static std::string image(const Pool& r) { return nlohmann::json(r).dump(); }
 
   static Pool read_row(const db::Statement& s) {
     const auto policies = json_column(s, 4);
@@ -72,6 +73,7 @@ struct PoolCodec {
   static void validate(const Pool& p, const Options& options) {
     const RecordName name(noun, p.name);
     check_key(name, "name", p.name);
+    check_range(name, "type", static_cast<int>(p.type), 0, static_cast<int>(PoolType::encrypted));
     check_keys(name, "owners", p.owners);
     check_keys(name, "policies.read", p.policies.read, /*allow_star=*/true);
     check_keys(name, "policies.write", p.policies.write, /*allow_star=*/true);

@@ -6,6 +6,7 @@
 //   kSelect (one row by key), kUpsert, kDelete: SQL constants
 //   static Record read_row(const db::Statement&);   // columns of kSelect
 //   static void bind_row(db::Statement&, const Record&);  // parameters of kUpsert
+//   static std::string image(const Record&);  // nlohmann::json(record).dump(), byte for byte
 //   static void validate(const Record&, const Options&);
 //   static const char* topic(Op);
 //   static void stamp(Record&, const Record* before);    // kind-specific fields
@@ -83,7 +84,7 @@ typename C::Record write_row(Writer& w, typename C::Record r, const typename C::
   C::after_write(w, r, before);
   const Op op = before ? Op::updated : Op::created;
   w.record(C::kind, op, C::topic(op), C::key(r),
-           before ? std::optional<nlohmann::json>(*before) : std::nullopt, nlohmann::json(r));
+           before ? std::optional<std::string>(C::image(*before)) : std::nullopt, C::image(r));
   return r;
 }
 
@@ -93,7 +94,7 @@ void remove_row(Writer& w, const typename C::Record& before) {
   db::Statement stmt = w.db().prepare(C::kDelete);
   stmt.bind_text(1, C::key(before));
   stmt.run();
-  w.record(C::kind, Op::removed, C::topic(Op::removed), C::key(before), nlohmann::json(before),
+  w.record(C::kind, Op::removed, C::topic(Op::removed), C::key(before), C::image(before),
            std::nullopt);
 }
 
@@ -168,6 +169,41 @@ inline nlohmann::json json_column(const db::Statement& stmt, int column) {
 }
 inline std::vector<std::string> strings_column(const db::Statement& stmt, int column) {
   return json_column(stmt, column).get<std::vector<std::string>>();
+}
+
+// A JSON array of validated keys, ["a","b"]: keys never need escaping, so it
+// is written and read without a JSON parser.
+inline std::string keys_text(const std::vector<std::string>& keys) {
+  std::string out = "[";
+  for (const auto& key : keys) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += key;
+    out += '"';
+  }
+  return out + "]";
+}
+
+inline std::vector<std::string> keys_column(const db::Statement& stmt, int column) {
+  const std::string_view text = stmt.column_text(column);
+  // Anything not written by keys_text (an escape, odd spacing) takes the parser.
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']' ||
+      text.find_first_of("\\ ") != std::string_view::npos) {
+    return strings_column(stmt, column);
+  }
+  std::vector<std::string> keys;
+  std::string_view rest = text.substr(1, text.size() - 2);
+  while (!rest.empty()) {
+    const auto end = rest.find('"', 1);
+    if (rest.front() != '"' || end == std::string_view::npos) return strings_column(stmt, column);
+    keys.emplace_back(rest.substr(1, end - 1));
+    rest.remove_prefix(end + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ',') return strings_column(stmt, column);
+      rest.remove_prefix(1);
+    }
+  }
+  return keys;
 }
 inline std::string text_column(const db::Statement& stmt, int column) {
   return std::string(stmt.column_text(column));

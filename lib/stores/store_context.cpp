@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "events/change_log.h"
 
 namespace cairn::detail {
 namespace {
@@ -35,8 +34,8 @@ Revision Writer::revision() {
 }
 
 void Writer::record(Kind kind, Op op, std::string_view topic, std::string_view id,
-                    std::optional<nlohmann::json> before, std::optional<nlohmann::json> after) {
-  Event event{
+                    std::optional<std::string> before, std::optional<std::string> after) {
+  Change event{
       .revision = revision(),
       .index = static_cast<std::uint32_t>(ctx_.pending_.size()),
       .kind = kind,

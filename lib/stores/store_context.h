@@ -26,6 +26,7 @@
 #include "cairn/events.h"
 #include "cairn/options.h"
 #include "db/database.h"
+#include "events/change_log.h"
 
 namespace cairn::detail {
 
@@ -42,9 +43,9 @@ class Writer {
   Revision revision();
 
   // Appends one change-log row under this transaction's revision; the event
-  // is published after COMMIT. Images are the records' JSON forms.
+  // is published after COMMIT. Images are the records' JSON forms, as text.
   void record(Kind kind, Op op, std::string_view topic, std::string_view id,
-              std::optional<nlohmann::json> before, std::optional<nlohmann::json> after);
+              std::optional<std::string> before, std::optional<std::string> after);
 
  private:
   friend class StoreContext;
@@ -126,7 +127,7 @@ class StoreContext {
 
   // Called with each committed transaction's events, in commit order, while
   // the writer lock is still held (so the order is the revision order).
-  std::function<void(std::vector<Event>&&)> on_commit;
+  std::function<void(std::vector<Change>&&)> on_commit;
 
   // The database, or Error(closed) after close().
   db::Database& open_database() const;
@@ -151,7 +152,7 @@ class StoreContext {
   std::atomic<std::thread::id> owner_{};
   int depth_ = -1;
   std::optional<Revision> revision_;
-  std::vector<Event> pending_;
+  std::vector<Change> pending_;
   std::vector<Savepoint> savepoints_;
 };
 

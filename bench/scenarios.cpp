@@ -1,0 +1,648 @@
+#include "scenarios.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cairn/cairn.h"
+#include "raw_sqlite.h"
+#include "workload.h"
+
+namespace cairn_bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+template <class Fn>
+double seconds_of(Fn&& fn) {
+  const auto start = Clock::now();
+  fn();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string count_label(std::int64_t n) {
+  if (n >= 1'000'000 && n % 1'000'000 == 0) return fmt::format("{}M", n / 1'000'000);
+  if (n >= 1'000 && n % 1'000 == 0) return fmt::format("{}k", n / 1'000);
+  return fmt::format("{}", n);
+}
+
+void progress(std::string_view message) { fmt::print(stderr, "  {}\n", message); }
+
+// Apps named by index, prepared before a timed loop so that making them is not
+// timed.
+std::vector<cairn::App> cairn_apps(const char* prefix, std::int64_t first, std::int64_t n,
+                                   std::int64_t total) {
+  std::vector<cairn::App> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t i = first; i < first + n; ++i) out.push_back(make_app(prefix, i, total));
+  return out;
+}
+
+std::vector<RawApp> raw_apps(const char* prefix, std::int64_t first, std::int64_t n,
+                             std::int64_t total) {
+  std::vector<RawApp> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t i = first; i < first + n; ++i) out.push_back(make_raw_app(prefix, i, total));
+  return out;
+}
+
+// The number of apps of a registry of `total` that name pool `pool`.
+std::size_t apps_in_pool(std::int64_t total, std::int64_t pool) {
+  const std::int64_t pools = pool_count(total);
+  return static_cast<std::size_t>(total / pools + (pool < total % pools ? 1 : 0));
+}
+
+// ---- The timed loops of the cairn side --------------------------------------
+// Kept out of line, with names of their own, so that a profiler can collect
+// exactly them: valgrind --tool=callgrind --toggle-collect='*cairn_get_loop*'.
+
+[[gnu::noinline]] void cairn_put_loop(cairn::Registry& reg, std::vector<cairn::App>& apps) {
+  cairn::AppStore store = reg.apps();
+  for (cairn::App& app : apps) store.put(std::move(app));
+}
+
+[[gnu::noinline]] void cairn_put_batched_loop(cairn::Registry& reg, std::vector<cairn::App>& apps,
+                                              std::int64_t batch_size) {
+  const auto batch = static_cast<std::size_t>(batch_size);
+  for (std::size_t first = 0; first < apps.size(); first += batch) {
+    const std::size_t last = std::min(apps.size(), first + batch);
+    reg.transact([&](cairn::Tx& tx) {
+      cairn::AppStore store = tx.apps();
+      for (std::size_t i = first; i < last; ++i) store.put(std::move(apps[i]));
+    });
+  }
+}
+
+[[gnu::noinline]] std::size_t cairn_get_loop(cairn::Registry& reg,
+                                             const std::vector<std::string>& ids) {
+  cairn::AppStore store = reg.apps();
+  std::size_t found = 0;
+  for (const std::string& id : ids) found += store.get(id).id.size() == id.size() ? 1 : 0;
+  return found;
+}
+
+[[gnu::noinline]] std::size_t cairn_in_pool_loop(cairn::Registry& reg,
+                                                 const std::vector<std::string>& pools) {
+  cairn::AppStore store = reg.apps();
+  std::size_t rows = 0;
+  for (const std::string& pool : pools) rows += store.in_pool(pool).size();
+  return rows;
+}
+
+// ---- The same loops on the raw side -----------------------------------------
+
+[[gnu::noinline]] void raw_put_loop(RawWriter& writer, const std::vector<RawApp>& apps) {
+  for (const RawApp& app : apps) writer.put(app);
+}
+
+[[gnu::noinline]] void raw_put_batched_loop(RawWriter& writer, const std::vector<RawApp>& apps,
+                                            std::int64_t batch_size) {
+  const auto batch = static_cast<std::size_t>(batch_size);
+  for (std::size_t first = 0; first < apps.size(); first += batch) {
+    const std::size_t last = std::min(apps.size(), first + batch);
+    writer.begin();
+    for (std::size_t i = first; i < last; ++i) writer.put_in_transaction(apps[i]);
+    writer.commit();
+  }
+}
+
+[[gnu::noinline]] std::size_t raw_get_loop(RawReader& reader,
+                                           const std::vector<std::string>& ids) {
+  std::size_t found = 0;
+  for (const std::string& id : ids) {
+    const auto app = reader.get(id);
+    found += app && app->id.size() == id.size() ? 1 : 0;
+  }
+  return found;
+}
+
+[[gnu::noinline]] std::size_t raw_in_pool_loop(RawReader& reader,
+                                               const std::vector<std::string>& pools) {
+  std::size_t rows = 0;
+  for (const std::string& pool : pools) rows += reader.in_pool(pool).size();
+  return rows;
+}
+
+void expect_count(const char* what, std::size_t got, std::size_t want) {
+  if (got != want) {
+    throw std::runtime_error(fmt::format("{}: {} results, expected {}", what, got, want));
+  }
+}
+
+// Readers (and optionally one writer) for a fixed time; returns the readers'
+// gets per second, and the writer's puts per second through `writer_rate`.
+template <class ReaderFn, class WriterFn>
+double run_readers(int threads, double seconds, bool with_writer, ReaderFn&& read_one,
+                   WriterFn&& write_one, double& writer_rate) {
+  std::atomic<bool> go{false}, stop{false};
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(threads), 0);
+  std::int64_t writes = 0;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      std::int64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) read_one(t, n++);
+      counts[static_cast<std::size_t>(t)] = n;
+    });
+  }
+  if (with_writer) {
+    pool.emplace_back([&] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      std::int64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) write_one(n++);
+      writes = n;
+    });
+  }
+  const auto start = Clock::now();
+  go.store(true, std::memory_order_release);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop.store(true);
+  for (auto& th : pool) th.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  writer_rate = static_cast<double>(writes) / elapsed;
+  return static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0})) /
+         elapsed;
+}
+
+}  // namespace
+
+// ---- Config -----------------------------------------------------------------
+
+Config Config::smoke_sized() {
+  Config c;
+  c.smoke = true;
+  c.rounds = 2;
+  c.apps_big = 1'000;
+  c.apps_small = 100;
+  c.build_batch = 500;
+  c.put_full_ops = 20;
+  c.put_normal_ops = 50;
+  c.batch_size = 1'000;
+  c.batches_per_round = 1;
+  c.get_ops = 300;
+  c.pool_queries = 30;
+  c.open_reps = 3;
+  c.concurrent_rounds = 1;
+  c.concurrent_seconds = 0.2;
+  return c;
+}
+
+bool Config::wants(std::string_view scenario) const {
+  return only.empty() || only.count(std::string(scenario)) > 0;
+}
+
+const std::vector<std::string>& scenario_names() {
+  static const std::vector<std::string> names = {
+      "put_full", "put_normal", "put_batched", "get", "in_pool", "open", "concurrent"};
+  return names;
+}
+
+// ---- Bench ------------------------------------------------------------------
+
+void Bench::run() {
+  if (config_.wants("put_full")) put_single(true);
+  if (config_.wants("put_normal")) put_single(false);
+  if (config_.wants("put_batched")) put_batched();
+  if (config_.wants("get")) get();
+  if (config_.wants("in_pool")) in_pool();
+  if (config_.wants("open")) open();
+  if (config_.wants("concurrent")) concurrent();
+}
+
+template <class CairnFn, class RawFn>
+void Bench::measure(Row& row, int rounds, CairnFn&& cairn, RawFn&& raw) {
+  // Round 0 warms both sides up (caches, statement caches, the WAL) and is
+  // not recorded. Then the side that goes first alternates.
+  for (int round = 0; round <= rounds; ++round) {
+    const bool cairn_first = round % 2 == 0;
+    for (int k = 0; k < 2; ++k) {
+      const bool is_cairn = (k == 0) == cairn_first;
+      if (is_cairn && config_.runs_cairn()) {
+        const double v = cairn(round);
+        if (round > 0) row.cairn_rounds.push_back(v);
+      } else if (!is_cairn && config_.runs_raw()) {
+        const double v = raw(round);
+        if (round > 0) row.raw_rounds.push_back(v);
+      }
+    }
+  }
+  if (!row.cairn_rounds.empty()) row.cairn = median(row.cairn_rounds);
+  if (!row.raw_rounds.empty()) row.raw = median(row.raw_rounds);
+}
+
+void Bench::check_same_work(const std::string& what, const fs::path& cairn, const fs::path& raw) {
+  if (!config_.runs_cairn() || !config_.runs_raw()) return;
+  const WorkCheck c = raw_work_check(cairn);
+  const WorkCheck r = raw_work_check(raw);
+  auto as_json = [](const WorkCheck& w) {
+    return nlohmann::json{{"apps", w.apps},         {"app_pools", w.memberships},
+                          {"change_log", w.changes}, {"revision", w.revision},
+                          {"app_bytes", w.app_bytes}, {"image_bytes", w.image_bytes}};
+  };
+  setup_["work_checks"][what] = {{"same", c == r}, {"cairn", as_json(c)}, {"raw", as_json(r)}};
+  if (c == r) {
+    progress(fmt::format("{}: same rows and bytes on both sides ({} apps, {} memberships, {} "
+                         "change-log rows, revision {})",
+                         what, c.apps, c.memberships, c.changes, c.revision));
+  } else {
+    same_work_ = false;
+    progress(fmt::format("{}: WORK DIFFERS: cairn {}, raw {}", what, as_json(c).dump(),
+                         as_json(r).dump()));
+  }
+}
+
+const std::vector<std::string>& Bench::raw_schema() {
+  if (schema_.empty()) {
+    const fs::path source = config_.dir / "schema-source.cairn.db";
+    cairn::Registry::open(source).close();
+    schema_ = schema_of(source);
+    setup_["raw_schema"] = schema_;
+  }
+  return schema_;
+}
+
+const Bench::Dataset& Bench::dataset(std::int64_t apps) {
+  if (auto it = datasets_.find(apps); it != datasets_.end()) return it->second;
+  Dataset d;
+  d.apps = apps;
+  d.cairn = config_.dir / fmt::format("apps-{}.cairn.db", apps);
+  d.raw = config_.dir / fmt::format("apps-{}.raw.db", apps);
+  const std::int64_t batch = config_.build_batch;
+  nlohmann::json info = {{"apps", apps}, {"apps_per_transaction", batch}};
+
+  if (config_.runs_cairn()) {
+    const double s = seconds_of([&] {
+      cairn::Registry reg = cairn::Registry::open(d.cairn);
+      for (std::int64_t first = 0; first < apps; first += batch) {
+        auto batch_apps = cairn_apps("app", first, std::min(batch, apps - first), apps);
+        reg.transact([&](cairn::Tx& tx) {
+          cairn::AppStore store = tx.apps();
+          for (cairn::App& app : batch_apps) store.put(std::move(app));
+        });
+      }
+    });
+    info["cairn_seconds"] = s;
+    progress(fmt::format("built {} apps through cairn in {:.1f} s ({:.0f} apps/s)", apps, s,
+                         static_cast<double>(apps) / s));
+  }
+  if (config_.runs_raw()) {
+    const double s = seconds_of([&] {
+      raw_create_registry(d.raw, raw_schema());
+      RawWriter writer(d.raw, true);
+      for (std::int64_t first = 0; first < apps; first += batch) {
+        const auto batch_apps = raw_apps("app", first, std::min(batch, apps - first), apps);
+        writer.begin();
+        for (const RawApp& app : batch_apps) writer.put_in_transaction(app);
+        writer.commit();
+      }
+    });
+    info["raw_seconds"] = s;
+    progress(fmt::format("built {} apps through raw sqlite3 in {:.1f} s ({:.0f} apps/s)", apps, s,
+                         static_cast<double>(apps) / s));
+  }
+  setup_["datasets"].push_back(info);
+  check_same_work(fmt::format("registry of {} apps", apps), d.cairn, d.raw);
+  return datasets_.emplace(apps, d).first->second;
+}
+
+// 1. One app per transaction.
+void Bench::put_single(bool synchronous_full) {
+  const char* mode = synchronous_full ? "FULL" : "NORMAL";
+  progress(fmt::format("put, 1 app per transaction, synchronous {}", mode));
+  const std::int64_t n = synchronous_full ? config_.put_full_ops : config_.put_normal_ops;
+  const fs::path cairn_path = config_.dir / fmt::format("put-{}.cairn.db", mode);
+  const fs::path raw_path = config_.dir / fmt::format("put-{}.raw.db", mode);
+
+  Row row{.operation = fmt::format("put, 1 app/tx, synchronous {}", mode),
+          .unit = "ops/s",
+          .goal = Goal::ratio_at_least,
+          .threshold = synchronous_full ? 0.85 : 0.6,
+          .target = synchronous_full ? ">= 0.85" : ">= 0.6"};
+  {
+    std::optional<cairn::Registry> reg;
+    std::optional<RawWriter> writer;
+    if (config_.runs_cairn()) {
+      reg.emplace(cairn::Registry::open(
+          cairn_path, cairn::Options{.synchronous = synchronous_full ? cairn::Synchronous::full
+                                                                     : cairn::Synchronous::normal}));
+    }
+    if (config_.runs_raw()) {
+      raw_create_registry(raw_path, raw_schema());
+      writer.emplace(raw_path, synchronous_full);
+    }
+    measure(
+        row, config_.rounds,
+        [&](int round) {
+          auto apps = cairn_apps("put", round * n, n, config_.apps_big);
+          return static_cast<double>(n) / seconds_of([&] { cairn_put_loop(*reg, apps); });
+        },
+        [&](int round) {
+          const auto apps = raw_apps("put", round * n, n, config_.apps_big);
+          return static_cast<double>(n) / seconds_of([&] { raw_put_loop(*writer, apps); });
+        });
+  }
+  row.note = fmt::format("{} new apps per round, {} rounds, empty registry at start", n,
+                         config_.rounds);
+  check_same_work(row.operation, cairn_path, raw_path);
+  rows_.push_back(std::move(row));
+}
+
+// 2. 1,000 apps per transaction.
+void Bench::put_batched() {
+  progress(fmt::format("put, {} apps per transaction", config_.batch_size));
+  const std::int64_t n = config_.batch_size * config_.batches_per_round;
+  const fs::path cairn_path = config_.dir / "put-batched.cairn.db";
+  const fs::path raw_path = config_.dir / "put-batched.raw.db";
+  Row row{.operation = fmt::format("put, {} apps/tx (apps/s)", config_.batch_size),
+          .unit = "ops/s",
+          .goal = Goal::ratio_at_least,
+          .threshold = 0.45,
+          .target = ">= 0.45"};
+  {
+    std::optional<cairn::Registry> reg;
+    std::optional<RawWriter> writer;
+    if (config_.runs_cairn()) reg.emplace(cairn::Registry::open(cairn_path));
+    if (config_.runs_raw()) {
+      raw_create_registry(raw_path, raw_schema());
+      writer.emplace(raw_path, true);
+    }
+    measure(
+        row, config_.rounds,
+        [&](int round) {
+          auto apps = cairn_apps("batch", round * n, n, config_.apps_big);
+          return static_cast<double>(n) /
+                 seconds_of([&] { cairn_put_batched_loop(*reg, apps, config_.batch_size); });
+        },
+        [&](int round) {
+          const auto apps = raw_apps("batch", round * n, n, config_.apps_big);
+          return static_cast<double>(n) /
+                 seconds_of([&] { raw_put_batched_loop(*writer, apps, config_.batch_size); });
+        });
+  }
+  row.note = fmt::format("{} transactions of {} new apps per round, synchronous FULL",
+                         config_.batches_per_round, config_.batch_size);
+  check_same_work(row.operation, cairn_path, raw_path);
+  rows_.push_back(std::move(row));
+}
+
+// 3. get by id, in random order.
+void Bench::get() {
+  const Dataset& d = dataset(config_.apps_big);
+  progress(fmt::format("get by id over {} apps, random order", d.apps));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(d.apps));
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(config_.seed));
+  const auto n = static_cast<std::size_t>(config_.get_ops);
+  auto ids_of_round = [&](int round) {
+    std::vector<std::string> ids;
+    ids.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      ids.push_back(app_id("app", order[(static_cast<std::size_t>(round) * n + k) % order.size()]));
+    }
+    return ids;
+  };
+
+  Row row{.operation = fmt::format("get by id, {} apps, random", count_label(d.apps)),
+          .unit = "ops/s",
+          .goal = Goal::ratio_at_least,
+          .threshold = 0.8,
+          .target = ">= 0.8"};
+  {
+    std::optional<cairn::Registry> reg;
+    std::optional<RawReader> reader;
+    if (config_.runs_cairn()) reg.emplace(cairn::Registry::open(d.cairn));
+    if (config_.runs_raw()) reader.emplace(d.raw);
+    measure(
+        row, config_.rounds,
+        [&](int round) {
+          const auto ids = ids_of_round(round);
+          std::size_t found = 0;
+          const double s = seconds_of([&] { found = cairn_get_loop(*reg, ids); });
+          expect_count("cairn get", found, n);
+          return static_cast<double>(n) / s;
+        },
+        [&](int round) {
+          const auto ids = ids_of_round(round);
+          std::size_t found = 0;
+          const double s = seconds_of([&] { found = raw_get_loop(*reader, ids); });
+          expect_count("raw get", found, n);
+          return static_cast<double>(n) / s;
+        });
+  }
+  row.note = fmt::format("{} gets per round, ids shuffled with seed {}", n, config_.seed);
+  rows_.push_back(std::move(row));
+}
+
+// 4. Apps in one pool, at two registry sizes.
+void Bench::in_pool() {
+  double cairn_ops[2] = {0, 0}, raw_ops[2] = {0, 0};
+  const std::int64_t sizes[2] = {config_.apps_small, config_.apps_big};
+  for (int k = 0; k < 2; ++k) {
+    const Dataset& d = dataset(sizes[k]);
+    progress(fmt::format("apps in one pool, registry of {} apps", d.apps));
+    std::mt19937_64 rng(config_.seed + static_cast<std::uint64_t>(k) + 1);
+    std::uniform_int_distribution<std::int64_t> pick(0, pool_count(d.apps) - 1);
+    std::vector<std::vector<std::string>> pools(static_cast<std::size_t>(config_.rounds) + 1);
+    std::vector<std::size_t> expected(pools.size(), 0);
+    for (std::size_t r = 0; r < pools.size(); ++r) {
+      for (std::int64_t q = 0; q < config_.pool_queries; ++q) {
+        const std::int64_t p = pick(rng);
+        pools[r].push_back(pool_name_at(p));
+        expected[r] += apps_in_pool(d.apps, p);
+      }
+    }
+    const auto queries = static_cast<double>(config_.pool_queries);
+    Row row{.operation = fmt::format("apps in one pool ({} apps), {} registry",
+                                     apps_in_pool(d.apps, 0), count_label(d.apps)),
+            .unit = "ops/s",
+            .goal = Goal::ratio_at_least,
+            .threshold = 1 / 1.5,
+            .target = ">= 0.667 (time <= 1.5x)"};
+    {
+      std::optional<cairn::Registry> reg;
+      std::optional<RawReader> reader;
+      if (config_.runs_cairn()) reg.emplace(cairn::Registry::open(d.cairn));
+      if (config_.runs_raw()) reader.emplace(d.raw);
+      measure(
+          row, config_.rounds,
+          [&](int round) {
+            const auto& round_pools = pools[static_cast<std::size_t>(round)];
+            std::size_t rows = 0;
+            const double s = seconds_of([&] { rows = cairn_in_pool_loop(*reg, round_pools); });
+            expect_count("cairn in_pool", rows, expected[static_cast<std::size_t>(round)]);
+            return queries / s;
+          },
+          [&](int round) {
+            const auto& round_pools = pools[static_cast<std::size_t>(round)];
+            std::size_t rows = 0;
+            const double s = seconds_of([&] { rows = raw_in_pool_loop(*reader, round_pools); });
+            expect_count("raw in_pool", rows, expected[static_cast<std::size_t>(round)]);
+            return queries / s;
+          });
+    }
+    row.note = fmt::format("{} queries of random pools per round", config_.pool_queries);
+    cairn_ops[k] = row.cairn.value_or(0);
+    raw_ops[k] = row.raw.value_or(0);
+    rows_.push_back(std::move(row));
+  }
+  Row growth{.operation = fmt::format("apps in one pool: time at {} / at {}",
+                                      count_label(sizes[1]), count_label(sizes[0])),
+             .unit = "x",
+             .goal = Goal::cairn_at_most,
+             .threshold = 1.3,
+             .target = "cairn <= 1.3"};
+  if (config_.runs_cairn()) growth.cairn = cairn_ops[0] / cairn_ops[1];
+  if (config_.runs_raw()) growth.raw = raw_ops[0] / raw_ops[1];
+  growth.note = "how much slower one pool query gets when the registry grows 10x";
+  rows_.push_back(std::move(growth));
+}
+
+// 5. Open an existing registry and read one app.
+void Bench::open() {
+  const Dataset& d = dataset(config_.apps_big);
+  progress(fmt::format("open a registry of {} apps, time to the first get", d.apps));
+  std::mt19937_64 rng(config_.seed + 100);
+  std::uniform_int_distribution<std::int64_t> pick(0, d.apps - 1);
+  std::vector<std::string> ids;
+  for (int r = 0; r <= config_.open_reps; ++r) ids.push_back(app_id("app", pick(rng)));
+
+  Row row{.operation = fmt::format("open {} registry + first get", count_label(d.apps)),
+          .unit = "ms",
+          .goal = Goal::cairn_below,
+          .threshold = 50,
+          .target = "cairn < 50 ms"};
+  measure(
+      row, config_.open_reps,
+      [&](int round) {
+        std::optional<cairn::Registry> reg;
+        const double s = seconds_of([&] {
+          reg.emplace(cairn::Registry::open(d.cairn));
+          (void)reg->apps().get(ids[static_cast<std::size_t>(round)]);
+        });
+        return s * 1000;
+      },
+      [&](int round) {
+        std::unique_ptr<RawConnection> conn;
+        const double s = seconds_of(
+            [&] { conn = raw_open_and_get(d.raw, ids[static_cast<std::size_t>(round)]); });
+        return s * 1000;
+      });
+  row.note = fmt::format(
+      "median of {} opens, no other connection open; ratio is cairn/raw time", config_.open_reps);
+  rows_.push_back(std::move(row));
+}
+
+// 6. Readers alone, then with one writer putting apps one per transaction.
+void Bench::concurrent() {
+  const Dataset& d = dataset(config_.apps_big);
+  const int threads = config_.reader_threads;
+  progress(fmt::format("{} reader threads, alone and with 1 writer thread", threads));
+
+  // Each reader walks its own list of random ids.
+  constexpr std::size_t kIdsPerReader = 1 << 16;
+  std::vector<std::vector<std::string>> ids(static_cast<std::size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    std::mt19937_64 rng(config_.seed + 1000 + static_cast<std::uint64_t>(t));
+    std::uniform_int_distribution<std::int64_t> pick(0, d.apps - 1);
+    for (std::size_t k = 0; k < kIdsPerReader; ++k) {
+      ids[static_cast<std::size_t>(t)].push_back(app_id("app", pick(rng)));
+    }
+  }
+  auto id_for = [&](int thread, std::int64_t n) -> const std::string& {
+    return ids[static_cast<std::size_t>(thread)][static_cast<std::size_t>(n) % kIdsPerReader];
+  };
+
+  std::optional<cairn::Registry> reg;
+  std::vector<std::unique_ptr<RawReader>> readers;
+  std::optional<RawWriter> writer;
+  if (config_.runs_cairn()) reg.emplace(cairn::Registry::open(d.cairn));
+  if (config_.runs_raw()) {
+    for (int t = 0; t < threads; ++t) readers.push_back(std::make_unique<RawReader>(d.raw));
+    writer.emplace(d.raw, true);
+  }
+  std::int64_t next_cairn_write = 0, next_raw_write = 0;
+  double cairn_writes = 0, raw_writes = 0;
+
+  auto cairn_phase = [&](bool with_writer) {
+    double writer_rate = 0;
+    const double rate = run_readers(
+        threads, config_.concurrent_seconds, with_writer,
+        [&](int t, std::int64_t n) { (void)reg->apps().get(id_for(t, n)); },
+        [&](std::int64_t) {
+          reg->apps().put(make_app("writer", next_cairn_write++, d.apps));
+        },
+        writer_rate);
+    if (with_writer) cairn_writes = std::max(cairn_writes, writer_rate);
+    return rate;
+  };
+  auto raw_phase = [&](bool with_writer) {
+    double writer_rate = 0;
+    const double rate = run_readers(
+        threads, config_.concurrent_seconds, with_writer,
+        [&](int t, std::int64_t n) {
+          if (!readers[static_cast<std::size_t>(t)]->get(id_for(t, n))) {
+            throw std::runtime_error("raw reader: app not found");
+          }
+        },
+        [&](std::int64_t) {
+          writer->put(make_raw_app("writer", next_raw_write++, d.apps));
+        },
+        writer_rate);
+    if (with_writer) raw_writes = std::max(raw_writes, writer_rate);
+    return rate;
+  };
+
+  Row alone{.operation = fmt::format("get, {} readers alone", threads), .unit = "ops/s"};
+  Row busy{.operation = fmt::format("get, {} readers + 1 writer", threads), .unit = "ops/s"};
+  Row fraction{.operation = "readers: with writer / alone",
+               .unit = "x",
+               .goal = Goal::cairn_at_least,
+               .threshold = 0.7,
+               .target = "cairn >= 0.7"};
+  // Phases alternate within a round: alone, with writer, for each side.
+  measure(
+      alone, config_.concurrent_rounds,
+      [&](int round) {
+        const double a = cairn_phase(false);
+        const double b = cairn_phase(true);
+        if (round > 0) {
+          busy.cairn_rounds.push_back(b);
+          fraction.cairn_rounds.push_back(b / a);
+        }
+        return a;
+      },
+      [&](int round) {
+        const double a = raw_phase(false);
+        const double b = raw_phase(true);
+        if (round > 0) {
+          busy.raw_rounds.push_back(b);
+          fraction.raw_rounds.push_back(b / a);
+        }
+        return a;
+      });
+  if (!busy.cairn_rounds.empty()) busy.cairn = median(busy.cairn_rounds);
+  if (!busy.raw_rounds.empty()) busy.raw = median(busy.raw_rounds);
+  if (alone.cairn && busy.cairn) fraction.cairn = *busy.cairn / *alone.cairn;
+  if (alone.raw && busy.raw) fraction.raw = *busy.raw / *alone.raw;
+  alone.note = fmt::format("{} s per phase, {} rounds, registry of {} apps",
+                           config_.concurrent_seconds, config_.concurrent_rounds, d.apps);
+  busy.note = fmt::format(
+      "the writer puts 1 app/tx, synchronous FULL: cairn {:.0f} puts/s, raw {:.0f} puts/s (best "
+      "round)",
+      cairn_writes, raw_writes);
+  rows_.push_back(std::move(alone));
+  rows_.push_back(std::move(busy));
+  rows_.push_back(std::move(fraction));
+}
+
+}  // namespace cairn_bench

@@ -1,0 +1,102 @@
+// The operations of issue 7, each run through cairn and through raw sqlite3
+// in alternating rounds (the order flips every round, after one warm-up
+// round of each side that is not recorded), reported as medians.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "report.h"
+
+namespace cairn_bench {
+
+enum class Side { both, cairn, raw };
+
+struct Config {
+  bool smoke = false;
+  std::uint64_t seed = 0;
+  std::filesystem::path dir;  // where the registry files go
+
+  int rounds = 5;
+  std::int64_t apps_big = 1'000'000;   // the registry of gets, pools, open, readers
+  std::int64_t apps_small = 100'000;   // the registry 10x smaller, for pool growth
+  std::int64_t build_batch = 10'000;   // apps per transaction when building them
+  std::int64_t put_full_ops = 1'000;   // per round
+  std::int64_t put_normal_ops = 5'000;
+  std::int64_t batch_size = 1'000;     // apps per transaction
+  std::int64_t batches_per_round = 10;
+  std::int64_t get_ops = 100'000;
+  std::int64_t pool_queries = 1'000;
+  int open_reps = 11;
+  int concurrent_rounds = 3;
+  double concurrent_seconds = 2.0;     // per phase
+  int reader_threads = 2;
+
+  Side side = Side::both;
+  std::set<std::string> only;          // scenario names; empty: all
+
+  // The sizes of --smoke: every operation, a few seconds in all.
+  static Config smoke_sized();
+
+  bool wants(std::string_view scenario) const;
+  bool runs_cairn() const { return side != Side::raw; }
+  bool runs_raw() const { return side != Side::cairn; }
+};
+
+// Scenario names, in the order they run.
+const std::vector<std::string>& scenario_names();
+
+class Bench {
+ public:
+  explicit Bench(Config config) : config_(std::move(config)) {}
+
+  // Runs the selected scenarios. Progress goes to stderr.
+  void run();
+
+  const std::vector<Row>& rows() const { return rows_; }
+  // How the registries were built, and whether both sides did the same work.
+  const nlohmann::json& setup() const { return setup_; }
+  // False when a work check found different rows or bytes on the two sides:
+  // the ratios then compare different work and mean nothing.
+  bool same_work() const { return same_work_; }
+
+ private:
+  struct Dataset {
+    std::filesystem::path cairn, raw;
+    std::int64_t apps = 0;
+  };
+
+  void put_single(bool synchronous_full);
+  void put_batched();
+  void get();
+  void in_pool();
+  void open();
+  void concurrent();
+
+  const Dataset& dataset(std::int64_t apps);
+  // The CREATE statements of a registry cairn creates, for the raw files.
+  const std::vector<std::string>& raw_schema();
+  void check_same_work(const std::string& what, const std::filesystem::path& cairn,
+                       const std::filesystem::path& raw);
+
+  // Measures `cairn(round)` and `raw(round)` (each returns its value for that
+  // round) into row.cairn_rounds / raw_rounds and their medians.
+  template <class CairnFn, class RawFn>
+  void measure(Row& row, int rounds, CairnFn&& cairn, RawFn&& raw);
+
+  Config config_;
+  std::vector<Row> rows_;
+  nlohmann::json setup_ = nlohmann::json::object();
+  std::map<std::int64_t, Dataset> datasets_;
+  std::vector<std::string> schema_;
+  bool same_work_ = true;
+};
+
+}  // namespace cairn_bench

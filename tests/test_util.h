@@ -1,0 +1,323 @@
+// Helpers shared by the unit tests: temporary directories, a clock the test
+// controls, file inspection, a read-only sqlite3 query, a shell runner, and a
+// way to check which cairn::errc a call fails with.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cairn/cairn.h"
+
+namespace test {
+
+// A cairn::errc that doctest prints by name: "not_found", not 1. (doctest
+// prints every enum as its number and offers no way to change that.)
+struct ErrorCode {
+  cairn::errc value;
+};
+inline bool operator==(ErrorCode a, cairn::errc b) { return a.value == b; }
+inline bool operator!=(ErrorCode a, cairn::errc b) { return a.value != b; }
+
+// The code of an error, for CHECK(test::code(e) == cairn::errc::conflict).
+inline ErrorCode code(const cairn::Error& e) { return {e.code_value()}; }
+
+}  // namespace test
+
+namespace doctest {
+template <>
+struct StringMaker<test::ErrorCode> {
+  static String convert(test::ErrorCode e) { return cairn::to_string(e.value); }
+};
+}  // namespace doctest
+
+namespace test {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under /tmp, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = "/tmp/cairn-test-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    // Make every directory writable again, in case a test took permissions away.
+    for (auto it = fs::recursive_directory_iterator(path_, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec)) fs::permissions(it->path(), fs::perms::owner_all, ec);
+    }
+    fs::remove_all(path_, ec);
+  }
+
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const fs::path& p) const { return path_ / p; }
+
+ private:
+  fs::path path_;
+};
+
+// A clock for Options::clock that only moves when the test moves it. Copies
+// share the same time, so the test keeps one and gives the registry another.
+class TestClock {
+ public:
+  explicit TestClock(cairn::Timestamp start = 1'700'000'000'000)
+      : now_(std::make_shared<std::atomic<cairn::Timestamp>>(start)) {}
+
+  cairn::Timestamp now() const { return now_->load(); }
+  void set(cairn::Timestamp t) { now_->store(t); }
+  void advance(cairn::Timestamp ms) { now_->fetch_add(ms); }
+
+  std::function<cairn::Timestamp()> fn() const {
+    auto now = now_;
+    return [now] { return now->load(); };
+  }
+
+ private:
+  std::shared_ptr<std::atomic<cairn::Timestamp>> now_;
+};
+
+// The whole content of a file, as bytes.
+inline std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void write_bytes(const fs::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+// Permission bits of a file or directory (e.g. 0600), without following links.
+inline unsigned file_mode(const fs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + path.string());
+  return static_cast<unsigned>(st.st_mode) & 07777u;
+}
+
+// The names of the entries of a directory.
+inline std::set<std::string> dir_entries(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename());
+  return names;
+}
+
+using Row = std::vector<std::string>;
+
+namespace detail {
+
+inline std::vector<Row> run_sql(sqlite3* db, const std::string& sql, const std::string& what) {
+  std::vector<Row> rows;
+  const char* tail = sql.c_str();
+  while (tail != nullptr && *tail != '\0') {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, tail, -1, &stmt, &tail) != SQLITE_OK) {
+      throw std::runtime_error(what + ": " + sqlite3_errmsg(db) + " in: " + sql);
+    }
+    if (stmt == nullptr) continue;  // whitespace or a comment
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      Row row;
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        const unsigned char* text = sqlite3_column_text(stmt, i);
+        row.emplace_back(text == nullptr ? "NULL" : reinterpret_cast<const char*>(text));
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error(what + ": " + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  return rows;
+}
+
+inline std::vector<Row> with_db(const fs::path& path, int flags, const std::string& sql) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard(db, sqlite3_close);
+  if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_open_v2 " + path.string() + " failed");
+  return run_sql(db, sql, path.string());
+}
+
+}  // namespace detail
+
+// Opens `path` with the sqlite3 C API, read-only, and runs `sql` (one or more
+// statements). Returns every row of every statement as text; NULL -> "NULL".
+inline std::vector<Row> query(const fs::path& path, const std::string& sql) {
+  return detail::with_db(path, SQLITE_OPEN_READONLY, sql);
+}
+
+// The first column of the first row of query(path, sql).
+inline std::string query_value(const fs::path& path, const std::string& sql) {
+  auto rows = query(path, sql);
+  if (rows.empty() || rows.front().empty()) throw std::runtime_error("no row for: " + sql);
+  return rows.front().front();
+}
+
+// Opens (creating if needed) `path` read-write with the sqlite3 C API and runs
+// `sql`: for building foreign files and tampering with registries.
+inline std::vector<Row> exec_sql(const fs::path& path, const std::string& sql) {
+  return detail::with_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, sql);
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout only
+};
+
+// Runs `command` with /bin/sh and captures its standard output.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// Single-quotes a string for /bin/sh.
+inline std::string shell_quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// The cairn::Error that fn() throws, or nullopt when it returns normally. Any
+// other exception propagates, so doctest reports it as a failure.
+template <class Fn>
+std::optional<cairn::Error> error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const cairn::Error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+// The code of the cairn::Error that fn() throws, errc::ok when it does not throw.
+//   CHECK(test::error_code_of([&] { reg.apps().get("x"); }) == cairn::errc::not_found);
+template <class Fn>
+ErrorCode error_code_of(Fn&& fn) {
+  auto e = error_of(std::forward<Fn>(fn));
+  return {e ? e->code_value() : cairn::errc::ok};
+}
+
+inline bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// A JSON object nested `depth` levels deep: {"a":{"a":...{"a":1}...}}, built
+// from text because nlohmann's parser is iterative (no deep recursion here).
+inline nlohmann::json nested_object(int depth) {
+  std::string text;
+  text.reserve(static_cast<std::size_t>(depth) * 6 + 1);
+  for (int i = 0; i < depth; ++i) text += "{\"a\":";
+  text += "1";
+  text.append(static_cast<std::size_t>(depth), '}');
+  return nlohmann::json::parse(text);
+}
+
+// A JSON array nested `depth` levels deep: [[[...]]].
+inline nlohmann::json nested_array(int depth) {
+  std::string text(static_cast<std::size_t>(depth), '[');
+  text.append(static_cast<std::size_t>(depth), ']');
+  return nlohmann::json::parse(text);
+}
+
+// The registry modes a store test runs in: TEST_CASE_TEMPLATE(..., Mode, InMemory, OnDisk).
+struct InMemory {
+  static cairn::Registry open(const TempDir&, const cairn::Options& options) {
+    return cairn::Registry::open_in_memory(options);
+  }
+};
+struct OnDisk {
+  static cairn::Registry open(const TempDir& dir, const cairn::Options& options) {
+    return cairn::Registry::open(dir / "registry.db", options);
+  }
+};
+
+// A registry with a test clock, in the given mode. Durable mode uses
+// synchronous=normal: these tests are about semantics, not power loss.
+template <class Mode>
+struct Fixture {
+  TempDir dir;
+  TestClock clock;
+  cairn::Registry reg = Mode::open(dir, options());
+
+  cairn::Options options() const {
+    cairn::Options o;
+    o.synchronous = cairn::Synchronous::normal;
+    o.actor = "test-actor";
+    o.clock = clock.fn();
+    return o;
+  }
+};
+
+// The JSON image of a record: compares every field, timestamps and revision too.
+template <class Record>
+nlohmann::json image(const Record& r) {
+  nlohmann::json j;
+  to_json(j, r);
+  return j;
+}
+
+// The keys of a list of records, in order.
+template <class Records, class KeyFn>
+std::vector<std::string> keys_of(const Records& records, KeyFn key) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(key(r));
+  return out;
+}
+
+}  // namespace test
+
+TYPE_TO_STRING(test::InMemory);
+TYPE_TO_STRING(test::OnDisk);
+
+namespace test {
+
+// The change-log events of exactly revision `rev`.
+inline std::vector<cairn::Event> events_at(const cairn::Registry& reg, cairn::Revision rev) {
+  std::vector<cairn::Event> out;
+  for (auto& e : reg.changes(rev)) {
+    if (e.revision == rev) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace test

@@ -1,0 +1,188 @@
+// `cairn backup create|list|verify|prune` and `cairn restore`.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/backup.h"
+#include "cli.h"
+
+namespace cairn::cli {
+namespace {
+
+struct BackupArgs {
+  std::optional<std::string> dest;  // create: a file, or a directory to name one in
+  std::optional<std::string> dir;   // list, prune
+  std::string file;                 // verify
+  std::size_t keep = 0;             // prune
+};
+
+struct RestoreArgs {
+  std::string backup;
+  std::optional<std::string> to;
+  bool force = false;
+  bool discard_replaced = false;
+};
+
+// Backups go to <db's directory>/backups unless told otherwise.
+std::filesystem::path default_backup_dir(const Globals& globals) {
+  const std::filesystem::path db(globals.db);
+  return (db.has_parent_path() ? db.parent_path() : std::filesystem::path(".")) / "backups";
+}
+
+Timestamp now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A progress bar on a terminal, one line per quarter otherwise.
+std::function<bool(std::int64_t, std::int64_t)> progress_reporter(const Globals& globals) {
+  if (globals.quiet) return {};
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto last_quarter = std::make_shared<int>(-1);
+  return [tty, last_quarter](std::int64_t done, std::int64_t total) {
+    const int percent = total > 0 ? static_cast<int>(100 * done / total) : 100;
+    if (tty) {
+      const int width = 40, filled = percent * width / 100;
+      std::fprintf(stderr, "\r[%s%s] %3d%%", std::string(filled, '#').c_str(),
+                   std::string(width - filled, ' ').c_str(), percent);
+      if (done >= total) std::fputc('\n', stderr);
+    } else if (percent / 25 != *last_quarter) {
+      *last_quarter = percent / 25;
+      std::fprintf(stderr, "cairn: backup %d%% (%lld of %lld pages)\n", percent,
+                   static_cast<long long>(done), static_cast<long long>(total));
+    }
+    return true;
+  };
+}
+
+void print_backup(const Globals& globals, const BackupInfo& info) {
+  nlohmann::json j = info;
+  j["path"] = info.path.string();
+  if (globals.json) {
+    print_document(j);
+  } else if (!globals.quiet) {
+    print_fields(j, {"path", "size", "sha256", "schema_version", "last_revision", "created_at"});
+  }
+}
+
+ExitCode run_create(const Globals& globals, const BackupArgs& args) {
+  Registry reg = open_existing_registry(globals);
+  std::filesystem::path dest =
+      args.dest ? std::filesystem::path(*args.dest) : default_backup_dir(globals);
+  std::error_code ec;
+  if (!args.dest || std::filesystem::is_directory(dest, ec) || args.dest->ends_with('/')) {
+    dest /= backup_file_name(std::filesystem::path(globals.db).stem().string(), now_ms());
+  }
+  BackupOptions options;
+  options.progress = progress_reporter(globals);
+  print_backup(globals, reg.backup(dest, options));
+  return ExitCode::ok;
+}
+
+ExitCode run_list(const Globals& globals, const BackupArgs& args) {
+  const std::filesystem::path dir = args.dir ? std::filesystem::path(*args.dir) : default_backup_dir(globals);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& listing : list_backups(dir)) {
+    nlohmann::json row = listing.info;
+    row["path"] = listing.info.path.string();
+    row["verified"] = listing.verified;
+    if (!listing.verified) row["problem"] = listing.problem;
+    rows.push_back(row);
+  }
+  if (globals.json) {
+    print_document(rows);
+    return ExitCode::ok;
+  }
+  for (const auto& row : rows) {
+    std::printf(
+        "%-60s %10lld bytes  rev %-8lld schema %-3d %s\n", row["path"].get<std::string>().c_str(),
+        row.value("size", 0LL), row.value("last_revision", 0LL), row.value("schema_version", 0),
+        row["verified"].get<bool>() ? "verified"
+                                    : ("NOT VERIFIED: " + row.value("problem", "")).c_str());
+  }
+  return ExitCode::ok;
+}
+
+ExitCode run_verify(const Globals& globals, const BackupArgs& args) {
+  print_backup(globals, verify_backup(args.file));
+  return ExitCode::ok;
+}
+
+ExitCode run_prune(const Globals& globals, const BackupArgs& args) {
+  const std::filesystem::path dir = args.dir ? std::filesystem::path(*args.dir) : default_backup_dir(globals);
+  nlohmann::json removed = nlohmann::json::array();
+  for (const auto& path : prune_backups(dir, args.keep)) removed.push_back(path.string());
+  if (globals.json) {
+    print_document({{"removed", removed}});
+  } else if (!globals.quiet) {
+    for (const auto& path : removed) std::printf("removed %s\n", path.get<std::string>().c_str());
+  }
+  return ExitCode::ok;
+}
+
+ExitCode run_restore(const Globals& globals, const RestoreArgs& args) {
+  const std::string target = args.to ? *args.to : globals.db;
+  if (target.empty()) fail_usage("no target: pass --to DB, --db PATH or set CAIRN_DB");
+  RestoreOptions options;
+  options.force = args.force;
+  options.keep_replaced = !args.discard_replaced;
+  const RestoreResult result = restore(args.backup, target, options);
+  nlohmann::json j = {{"target", result.target.string()},
+                      {"backup_schema_version", result.backup_schema_version},
+                      {"schema_version", result.schema_version},
+                      {"last_revision", result.last_revision}};
+  if (result.replaced_kept_as) j["replaced_kept_as"] = result.replaced_kept_as->string();
+  if (globals.json) {
+    print_document(j);
+  } else if (!globals.quiet) {
+    print_fields(j, {"target", "last_revision", "schema_version"});
+  }
+  return ExitCode::ok;
+}
+
+}  // namespace
+
+void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
+  auto args = std::make_shared<BackupArgs>();
+  CLI::App* backup = app.add_subcommand("backup", "Online backups: create, list, verify, prune");
+  backup->require_subcommand(1);
+
+  CLI::App* create = backup->add_subcommand(
+      "create", "Back up the registry online (default: into <db dir>/backups/)");
+  create->add_option("DEST", args->dest, "A backup file, or a directory to name one in");
+  commands.push_back({create, [&globals, args] { return run_create(globals, *args); }});
+
+  CLI::App* list = backup->add_subcommand("list", "List backups with their manifest facts");
+  list->add_option("DIR", args->dir, "The backup directory (default: <db dir>/backups)");
+  commands.push_back({list, [&globals, args] { return run_list(globals, *args); }});
+
+  CLI::App* verify = backup->add_subcommand("verify", "Verify a backup file (exit 5 if it fails)");
+  verify->add_option("FILE", args->file, "The backup file")->required();
+  commands.push_back({verify, [&globals, args] { return run_verify(globals, *args); }});
+
+  CLI::App* prune = backup->add_subcommand("prune", "Keep the newest N backups that verify");
+  prune->add_option("--keep", args->keep, "How many to keep")->required();
+  prune->add_option("DIR", args->dir, "The backup directory (default: <db dir>/backups)");
+  commands.push_back({prune, [&globals, args] { return run_prune(globals, *args); }});
+
+  auto restore_args = std::make_shared<RestoreArgs>();
+  CLI::App* restore_cmd = app.add_subcommand(
+      "restore", "Replace a registry with a verified backup (the replaced file is kept aside)");
+  restore_cmd->add_option("FILE", restore_args->backup, "The backup file")->required();
+  restore_cmd->add_option("--to", restore_args->to, "The registry to replace (default: --db)");
+  restore_cmd->add_flag("--force", restore_args->force,
+                        "Replace a target that is not a cairn registry");
+  restore_cmd->add_flag("--discard-replaced", restore_args->discard_replaced,
+                        "Do not keep the replaced database as <db>.before-restore-<time>");
+  commands.push_back(
+      {restore_cmd, [&globals, restore_args] { return run_restore(globals, *restore_args); }});
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,216 @@
+// `cairn demo`: the LatZero usage flow, step by step, against a real file.
+//
+// An app registers (naming a pool that does not exist yet), its pool and a
+// memory block in it are created, then the app and the block change in one
+// transaction, the server configuration is saved and loaded back, and the
+// registry's stats close the tour. Every write is an upsert or an update, so
+// the demo runs again and again on the same file.
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cairn/records.h"
+#include "cairn/registry.h"
+#include "cli.h"
+
+namespace cairn::cli {
+namespace {
+
+constexpr std::string_view kDefaultDemoPath = "./cairn-demo.db";
+constexpr std::string_view kAppId = "latzero-demo";
+constexpr std::string_view kPoolName = "demo-pool";
+constexpr std::string_view kBlockId = "demo-greeting";
+constexpr std::string_view kConfigKey = "server";
+constexpr int kSteps = 7;
+
+// Prints the steps as numbered lines, or as JSON Lines with --json:
+// {"step": n, "of": 7, "name": ..., "message": ..., <data>}.
+class StepPrinter {
+ public:
+  explicit StepPrinter(const Globals& globals) : globals_(globals) {}
+
+  void step(std::string_view name, const std::string& message, nlohmann::json data = {}) {
+    ++number_;
+    if (globals_.quiet) return;
+    if (globals_.json) {
+      nlohmann::json line = {
+          {"step", number_}, {"of", kSteps}, {"name", name}, {"message", message}};
+      if (data.is_object()) line.update(data);
+      print_json_line(line);
+    } else {
+      std::cout << '[' << number_ << '/' << kSteps << "] " << message << '\n' << std::flush;
+    }
+  }
+
+ private:
+  const Globals& globals_;
+  int number_ = 0;
+};
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+// An integer member of a free-form object, or 0 when it is absent or not an integer.
+std::int64_t counter(const nlohmann::json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+App demo_app() {
+  App app;
+  app.id = kAppId;
+  app.pools = {std::string(kPoolName)};
+  app.triggers = {"greeting.updated"};
+  app.protocol_version = "1.0";
+  app.meta = {{"description", "an app registered by cairn demo"}, {"heartbeats", 0}};
+  return app;
+}
+
+Pool demo_pool() {
+  Pool pool;
+  pool.name = kPoolName;
+  pool.type = PoolType::local;
+  pool.owners = {std::string(kAppId)};
+  pool.policies.read = {"*"};
+  pool.policies.write = {std::string(kAppId)};
+  pool.description = "the pool of cairn demo";
+  return pool;
+}
+
+MemoryBlock demo_block() {
+  MemoryBlock block;
+  block.id = kBlockId;
+  block.name = "greeting";
+  block.pool = kPoolName;
+  block.size = 256;
+  block.type = BlockType::json;
+  block.permissions = {{std::string(kAppId), {"read", "write"}}};
+  block.persistent = true;
+  return block;
+}
+
+void open_step(StepPrinter& out, const Registry& reg) {
+  out.step("open",
+           "opened registry " + reg.path().string() + " (schema version " +
+               std::to_string(reg.schema_version()) + ", revision " +
+               std::to_string(reg.revision()) + ")",
+           {{"path", reg.path().string()}, {"schema_version", reg.schema_version()}});
+}
+
+// LatZero registers the app before its pool exists. A returning app keeps
+// its meta and is marked rehydrated, as after a server restart.
+void register_app_step(StepPrinter& out, Registry& reg) {
+  App app = demo_app();
+  const std::optional<App> previous = reg.apps().find(kAppId);
+  if (previous) {
+    app.meta = previous->meta;
+    app.rehydrated = true;
+  }
+  const App stored = reg.apps().put(std::move(app));
+  out.step("register_app",
+           std::string(previous ? "re-registered" : "registered") + " app " + in_quotes(stored.id) +
+               " in pools [" + joined(stored.pools) + "] (revision " +
+               std::to_string(stored.revision) + ")",
+           {{"record", stored}});
+}
+
+void pool_step(StepPrinter& out, Registry& reg) {
+  const Pool stored = reg.pools().put(demo_pool());
+  out.step("put_pool",
+           "put pool " + in_quotes(stored.name) + " (type " + to_string(stored.type) +
+               ", owners [" + joined(stored.owners) + "]) (revision " +
+               std::to_string(stored.revision) + ")",
+           {{"record", stored}});
+}
+
+void block_step(StepPrinter& out, Registry& reg) {
+  const MemoryBlock stored = reg.blocks().put(demo_block());
+  out.step("put_block",
+           "put memory block " + in_quotes(stored.id) + " in pool " + in_quotes(stored.pool) +
+               " (" + std::to_string(stored.size) + " bytes, version " +
+               std::to_string(stored.version) + ", revision " + std::to_string(stored.revision) +
+               ")",
+           {{"record", stored}});
+}
+
+std::string revisions_text(Revision a, Revision b) {
+  if (a == b) return "both at revision " + std::to_string(a);
+  return "at revisions " + std::to_string(a) + " and " + std::to_string(b);
+}
+
+// Both changes commit together under one revision, or neither does.
+void transaction_step(StepPrinter& out, Registry& reg) {
+  auto [app, block] = reg.transact([](Tx& tx) {
+    App a = tx.apps().update(kAppId, [](App& r) {
+      r.meta["heartbeats"] = counter(r.meta, "heartbeats") + 1;
+      r.last_seen = 0;  // now
+    });
+    MemoryBlock b = tx.blocks().update(kBlockId, [](MemoryBlock& r) {
+      r.config["last_writer"] = std::string(kAppId);
+      r.size = 512;
+    });
+    return std::pair{std::move(a), std::move(b)};
+  });
+  out.step("transaction",
+           "one transaction updated app " + in_quotes(app.id) + " (heartbeats " +
+               std::to_string(counter(app.meta, "heartbeats")) + ") and block " +
+               in_quotes(block.id) + " (version " + std::to_string(block.version) + ", " +
+               std::to_string(block.size) + " bytes), " +
+               revisions_text(app.revision, block.revision),
+           {{"app", app}, {"block", block}});
+}
+
+// LatZero's saveServerConfig / loadServerConfig.
+void config_step(StepPrinter& out, Registry& reg) {
+  const nlohmann::json server = {{"port", 1337}, {"backupInterval", 3600000}, {"maxBackups", 5}};
+  const ConfigEntry saved = reg.config().save(kConfigKey, server);
+  const nlohmann::json loaded = reg.config().load(kConfigKey).value_or(nullptr);
+  out.step("config",
+           "saved config " + in_quotes(kConfigKey) + " (revision " +
+               std::to_string(saved.revision) + ") and loaded it back: " + loaded.dump(),
+           {{"key", kConfigKey}, {"value", loaded}});
+}
+
+void stats_step(StepPrinter& out, const Globals& globals, const Registry& reg) {
+  const nlohmann::json stats = reg.stats();
+  out.step("stats", "registry stats:", {{"stats", stats}});
+  if (!globals.json && !globals.quiet) {
+    print_fields(stats,
+                 {"path", "schema_version", "records.apps", "records.pools",
+                  "records.memory_blocks", "records.config_entries", "last_revision",
+                  "oldest_revision", "database_bytes", "wal_bytes"},
+                 "      ");
+  }
+}
+
+ExitCode run_demo(const Globals& globals) {
+  const std::string path = globals.db.empty() ? std::string(kDefaultDemoPath) : globals.db;
+  StepPrinter out(globals);
+  Registry reg = open_or_create_registry(path);
+  open_step(out, reg);
+  register_app_step(out, reg);
+  pool_step(out, reg);
+  block_step(out, reg);
+  transaction_step(out, reg);
+  config_step(out, reg);
+  stats_step(out, globals, reg);
+  return ExitCode::ok;
+}
+
+}  // namespace
+
+void add_demo_command(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Walk through the LatZero flow on a registry (default ./cairn-demo.db)");
+  commands.push_back({demo, [&globals] { return run_demo(globals); }});
+}
+
+}  // namespace cairn::cli

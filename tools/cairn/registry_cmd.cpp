@@ -1,0 +1,102 @@
+// Commands about the registry as a whole: init, stats, check.
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "cli.h"
+
+namespace cairn::cli {
+namespace {
+
+// Tool writes are recorded as this actor in the change log.
+Options tool_options() {
+  Options options;
+  options.actor = "cairn-cli";
+  return options;
+}
+
+const std::string& required_db_path(const Globals& globals) {
+  if (globals.db.empty()) fail_usage("no registry given: pass --db PATH or set CAIRN_DB");
+  return globals.db;
+}
+
+ExitCode run_init(const Globals& globals) {
+  Registry reg = open_or_create_registry(required_db_path(globals));
+  if (globals.quiet) return ExitCode::ok;
+  nlohmann::json summary = {{"path", reg.path().string()},
+                            {"schema_version", reg.schema_version()},
+                            {"revision", reg.revision()}};
+  if (globals.json) {
+    print_document(summary);
+  } else {
+    print_fields(summary, {"path", "schema_version", "revision"});
+  }
+  return ExitCode::ok;
+}
+
+ExitCode run_stats(const Globals& globals) {
+  Registry reg = open_existing_registry(globals);
+  nlohmann::json stats = reg.stats();
+  if (globals.json) {
+    print_document(stats);
+  } else {
+    // Stats' fields in the order the struct declares them; any others after.
+    print_fields(
+        stats, {"path", "schema_version", "database_bytes", "wal_bytes", "page_size", "page_count",
+                "freelist_pages", "records.apps", "records.pools", "records.memory_blocks",
+                "records.config_entries", "last_revision", "oldest_revision", "statements_cached"});
+  }
+  return ExitCode::ok;
+}
+
+ExitCode run_check(const Globals& globals) {
+  Registry reg = open_existing_registry(globals);
+  const std::vector<std::string> result = reg.integrity_check();
+  const bool ok = result == std::vector<std::string>{"ok"};
+  const std::vector<std::string> problems = ok ? std::vector<std::string>{} : result;
+  if (globals.json) {
+    print_document({{"ok", ok}, {"problems", problems}});
+  } else if (ok) {
+    if (!globals.quiet) std::cout << "ok\n";
+  } else {
+    for (const std::string& problem : problems) std::cout << problem << '\n';
+  }
+  if (ok) return ExitCode::ok;
+  print_error("integrity check found " + std::to_string(problems.size()) + " problem(s) in " +
+              reg.path().string());
+  return ExitCode::corrupt;
+}
+
+}  // namespace
+
+Registry open_existing_registry(const Globals& globals) {
+  const std::string& path = required_db_path(globals);
+  std::error_code ec;  // when the check itself fails, Registry::open reports why
+  if (!std::filesystem::exists(path, ec) && !ec) {
+    fail_usage("no registry at " + path + " (create one with: cairn --db " + path + " init)");
+  }
+  return Registry::open(path, tool_options());
+}
+
+Registry open_or_create_registry(const std::filesystem::path& path) {
+  return Registry::open(path, tool_options());
+}
+
+void add_registry_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
+  CLI::App* init = app.add_subcommand(
+      "init", "Create the registry (or open and migrate it); print its path and schema version");
+  commands.push_back({init, [&globals] { return run_init(globals); }});
+
+  CLI::App* stats = app.add_subcommand("stats", "Print the registry's statistics");
+  commands.push_back({stats, [&globals] { return run_stats(globals); }});
+
+  CLI::App* check = app.add_subcommand(
+      "check", "Run SQLite's integrity check: print ok, or the problems (exit 6)");
+  commands.push_back({check, [&globals] { return run_check(globals); }});
+}
+
+}  // namespace cairn::cli
