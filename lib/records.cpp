@@ -9,9 +9,13 @@
 
 #include "cairn/error.h"
 #include "cairn/records.h"
+#include "enum_names.h"
 
 namespace cairn {
 namespace {
+
+using detail::name_of;
+using detail::value_of;
 
 using nlohmann::json;
 
@@ -124,22 +128,6 @@ class FieldReader {
   std::string noun_;
   std::string key_;
 };
-
-template <class Table, class Enum>
-const char* name_of(const Table& table, Enum e) noexcept {
-  for (const auto& [value, text] : table) {
-    if (value == e) return text;
-  }
-  return "unknown";
-}
-
-template <class Table>
-auto value_of(const Table& table, std::string_view s, const char* what) {
-  for (const auto& [value, text] : table) {
-    if (s == text) return value;
-  }
-  throw Error(errc::invalid_argument, fmt::format("unknown {} \"{}\"", what, s.substr(0, 32)));
-}
 
 void put_stamps(json& j, Timestamp created_at, Timestamp updated_at, Revision revision) {
   j["created_at"] = created_at;

@@ -6,9 +6,13 @@
 
 #include "cairn/error.h"
 #include "cairn/events.h"
+#include "enum_names.h"
 
 namespace cairn {
 namespace {
+
+using detail::name_of;
+using detail::value_of;
 
 constexpr std::array<std::pair<Kind, const char*>, 5> kKinds = {{
     {Kind::app, "app"},
@@ -28,22 +32,6 @@ constexpr std::array<std::pair<Op, const char*>, 8> kOps = {{
     {Op::backed_up, "backed_up"},
     {Op::resync_required, "resync_required"},
 }};
-
-template <class Table, class Value>
-const char* name_of(const Table& table, Value v) noexcept {
-  for (const auto& [value, name] : table) {
-    if (value == v) return name;
-  }
-  return "unknown";
-}
-
-template <class Table>
-auto value_of(const Table& table, std::string_view s, const char* what) {
-  for (const auto& [value, name] : table) {
-    if (s == name) return value;
-  }
-  throw Error(errc::invalid_argument, fmt::format("unknown {} \"{}\"", what, s));
-}
 
 }  // namespace
 
