@@ -57,19 +57,41 @@ class RegistryImpl {
                               version, migrator.latest()));
     }
     if (version > 0 && ctx.options().backup_before_migrate && !db.in_memory()) {
-      const auto name = fmt::format("{}.pre-migrate-v{}", db.path().filename().string(), version);
-      result.backup = write_backup(db, db.path().parent_path() / backup_file_name(name, ctx.now()),
-                                   {}, ctx.now())
-                          .path;
+      result.backup = backup_before_migrating(db, target);
     }
-    result.to_version = migrator.up(target);
-    if (version > 0 && result.to_version > version) {
+    const Migrator::UpResult up = migrator.up(target);
+    result.to_version = up.version;
+    // Concurrent migrators: only the one that applied steps reports them.
+    if (up.applied_from && *up.applied_from > 0) {
       ctx.write([&](Writer& w) {
         w.record(Kind::registry, Op::migrated, "schema.migrated", db.path().string(),
-                 std::nullopt, nlohmann::json{{"from", version}, {"to", result.to_version}}.dump());
+                 std::nullopt,
+                 nlohmann::json{{"from", *up.applied_from}, {"to", up.version}}.dump());
       });
     }
     return result;
+  }
+
+  // The backup is taken holding the write lock, after looking again at the
+  // version: of several migrators of one file, only the first backs it up.
+  std::optional<std::filesystem::path> backup_before_migrating(db::Database& db, int target) {
+    db::Connection& writer = db.writer();
+    writer.exec("BEGIN IMMEDIATE");
+    try {
+      std::optional<std::filesystem::path> path;
+      const auto version = static_cast<int>(writer.query_int("PRAGMA user_version"));
+      if (version > 0 && version < target) {
+        const auto name = fmt::format("{}.pre-migrate-v{}", db.path().filename().string(), version);
+        path = write_backup(db, db.path().parent_path() / backup_file_name(name, ctx.now()), {},
+                            ctx.now())
+                   .path;
+      }
+      writer.exec("COMMIT");
+      return path;
+    } catch (...) {
+      sqlite3_exec(writer.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
   }
 
   // Switching a new file to WAL needs a moment alone with it, and SQLite

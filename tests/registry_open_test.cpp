@@ -304,7 +304,7 @@ TEST_CASE("registry: migrate_on_open = false refuses a registry that is behind")
     const auto& embedded = cairn::detail::embedded_migrations();
     std::vector<cairn::detail::Migration> older(embedded.begin(), embedded.end() - 1);
     cairn::detail::Migrator migrator(conn, older, [] { return cairn::Timestamp{0}; });
-    REQUIRE(migrator.up() == latest - 1);
+    REQUIRE(migrator.up().version == latest - 1);
   }
 
   cairn::Options no_migrate;

@@ -150,22 +150,25 @@ std::vector<Migration> Migrator::pending(int version, std::optional<int> target)
   return out;
 }
 
-int Migrator::up(std::optional<int> target) {
+Migrator::UpResult Migrator::up(std::optional<int> target) {
   if (target && (*target < 0 || *target > latest())) {
     throw Error(errc::invalid_argument,
                 fmt::format("migrate up: target version {} is outside 0..{}", *target, latest()));
   }
-  int version = check();
-  for (const Migration& step : pending(version, target)) apply(step);
-  return std::max(version, target.value_or(latest()));
+  UpResult result{.version = check()};
+  for (const Migration& step : pending(result.version, target)) {
+    if (apply(step) && !result.applied_from) result.applied_from = step.version - 1;
+  }
+  result.version = std::max(result.version, target.value_or(latest()));
+  return result;
 }
 
-void Migrator::apply(const Migration& step) {
+bool Migrator::apply(const Migration& step) {
   const auto started = std::chrono::steady_clock::now();
   StepTransaction tx(conn_);
   // Another migrator may have applied this step while we waited for the lock.
   const auto current = static_cast<int>(conn_.query_int(kUserVersionQuery));
-  if (current >= step.version) return;
+  if (current >= step.version) return false;
   if (current != step.version - 1) {
     throw Error(errc::corrupt, fmt::format("migration {}: database is at version {}",
                                            step_name(step), current));
@@ -187,6 +190,7 @@ void Migrator::apply(const Migration& step) {
         .run();
     conn_.exec(fmt::format("PRAGMA user_version = {}", step.version));
     tx.commit();
+    return true;
   } catch (const Error& e) {
     throw Error(errc::migration_failed,
                 fmt::format("migration {} failed, nothing of it was applied: {}", step_name(step),

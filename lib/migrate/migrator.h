@@ -50,16 +50,22 @@ class Migrator {
   // Steps after `version`, up to `target` (default: the last).
   std::vector<Migration> pending(int version, std::optional<int> target = {}) const;
 
-  // Applies the pending steps up to `target` (default: the last), and returns
-  // the version reached. A failing step is rolled back whole and throws
-  // migration_failed naming it; the steps before it stay applied.
-  int up(std::optional<int> target = {});
+  struct UpResult {
+    int version = 0;                   // the version reached
+    std::optional<int> applied_from{};  // set when this call applied steps: the version before
+  };
+
+  // Applies the pending steps up to `target` (default: the last). A step that
+  // another migrator applied meanwhile is skipped, and not reported as ours.
+  // A failing step is rolled back whole and throws migration_failed naming
+  // it; the steps before it stay applied.
+  UpResult up(std::optional<int> target = {});
 
   int latest() const noexcept { return static_cast<int>(chain_.size()); }
 
  private:
   int check_in_transaction();
-  void apply(const Migration& step);
+  bool apply(const Migration& step);  // false: already applied by another
 
   db::Connection& conn_;
   const std::vector<Migration>& chain_;

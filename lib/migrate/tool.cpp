@@ -107,14 +107,16 @@ MigrationStatus migration_status(const std::filesystem::path& path) {
   detail::Migrator migrator(conn, chain, detail::no_clock);
   MigrationStatus status;
   status.latest_version = migrator.latest();
-  const auto applied = migrator.history();
-  // check() refuses drift; status reports it instead, so read the version raw.
+  // check() identifies the file first; drift it refuses, status reports.
+  bool drift = false;
   try {
     status.current_version = migrator.check();
   } catch (const Error& e) {
     if (e.code() != errc::migration_checksum) throw;
-    status.current_version = applied.empty() ? 0 : applied.back().version;
+    drift = true;
   }
+  const auto applied = migrator.history();
+  if (drift) status.current_version = applied.empty() ? 0 : applied.back().version;
   for (const auto& step : applied) {
     const auto& ours = chain[static_cast<std::size_t>(step.version - 1)];
     status.steps.push_back(MigrationStep{.version = step.version,
@@ -192,7 +194,7 @@ DryRun migrate_dry_run(const std::filesystem::path& path) {
   run.from_version = migrator.check();
   const auto before = detail::schema_objects(mem);
   const auto rows_before = detail::row_counts(mem, before);
-  run.to_version = migrator.up();
+  run.to_version = migrator.up().version;
   const auto after = detail::schema_objects(mem);
   const auto rows_after = detail::row_counts(mem, after);
   for (const auto& [key, sql] : after) {
