@@ -59,9 +59,9 @@ ratios cairn/raw against the targets of issue 7.
 )";
 
 struct Args {
-  Config config;
+  Config config{};
   fs::path json_out = "bench-results.json";
-  fs::path parent_dir;
+  fs::path parent_dir{};
   bool keep = false;
   bool seed_given = false;
 };

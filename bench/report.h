@@ -22,14 +22,14 @@ enum class Goal {
 };
 
 struct Row {
-  std::string operation;
-  std::string unit;                  // of the cairn and raw values: "ops/s", "ms", "x"
-  std::optional<double> cairn, raw;  // medians over the rounds; absent when not measured
+  std::string operation{};
+  std::string unit{};                  // of the cairn and raw values: "ops/s", "ms", "x"
+  std::optional<double> cairn{}, raw{};  // medians over the rounds; absent when not measured
   Goal goal = Goal::none;
   double threshold = 0;
-  std::string target;                // as printed: ">= 0.85"
-  std::string note;
-  std::vector<double> cairn_rounds, raw_rounds;
+  std::string target{};                // as printed: ">= 0.85"
+  std::string note{};
+  std::vector<double> cairn_rounds{}, raw_rounds{};
 
   // cairn/raw: a throughput ratio for ops/s rows, a time ratio for ms rows.
   std::optional<double> ratio() const;
@@ -41,8 +41,8 @@ double median(std::vector<double> values);
 
 struct Machine {
   unsigned nproc = 0;
-  std::string cpu_model;
-  std::string kernel;
+  std::string cpu_model{};
+  std::string kernel{};
 };
 Machine describe_machine();
 

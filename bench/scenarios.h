@@ -22,7 +22,7 @@ enum class Side { both, cairn, raw };
 struct Config {
   bool smoke = false;
   std::uint64_t seed = 0;
-  std::filesystem::path dir;  // where the registry files go
+  std::filesystem::path dir{};  // where the registry files go
 
   int rounds = 5;
   std::int64_t apps_big = 1'000'000;   // the registry of gets, pools, open, readers
@@ -40,7 +40,7 @@ struct Config {
   int reader_threads = 2;
 
   Side side = Side::both;
-  std::set<std::string> only;          // scenario names; empty: all
+  std::set<std::string> only{};          // scenario names; empty: all
 
   // The sizes of --smoke: every operation, a few seconds in all.
   static Config smoke_sized();

@@ -18,12 +18,12 @@ inline constexpr std::int64_t kAppsPerPool = 100;
 // meta) as the text stored in the table, which is what code written
 // directly against sqlite3 would keep.
 struct RawApp {
-  std::string id;
-  std::vector<std::string> pools;
-  std::string pools_json;
-  std::string triggers_json;
-  std::string meta_json;
-  std::string protocol_version;
+  std::string id{};
+  std::vector<std::string> pools{};
+  std::string pools_json{};
+  std::string triggers_json{};
+  std::string meta_json{};
+  std::string protocol_version{};
   std::int64_t registered = 0;
   std::int64_t last_seen = 0;
   bool rehydrated = false;

@@ -66,11 +66,11 @@ struct Options {
 
   // The clock for timestamps (ms since the epoch). Tests set it to control
   // time. Default (empty): the system clock.
-  std::function<Timestamp()> clock;
+  std::function<Timestamp()> clock{};
 
   // Where the registry reports what it cannot throw (a subscriber's handler
   // that threw, a background task that failed). Default (empty): stderr.
-  std::function<void(std::string_view message)> log;
+  std::function<void(std::string_view message)> log{};
 
   // ---- Change log and events ----
 
