@@ -10,7 +10,6 @@ namespace {
 
 constexpr Revision kReadChunk = 256;  // revisions read from the change log at once
 constexpr auto kPositionInterval = std::chrono::milliseconds(100);
-constexpr auto kFinalPositionTimeout = std::chrono::seconds(2);
 
 Event resync_event(Revision revision, Timestamp at) {
   return Event{
@@ -135,6 +134,14 @@ void EventBus::dispatch_loop() {
   } catch (const Error& e) {
     log(fmt::format("cairn: cannot watch for other processes' writes: {}", e.what()));
   }
+  // A commit of another process between the first subscribe() and the first
+  // data_version above would not change data_version again: look once now.
+  Revision catch_up = 0;
+  try {
+    if (watch) catch_up = current_revision(*watch);
+  } catch (const Error& e) {
+    log(fmt::format("cairn: event dispatcher: {}", e.what()));
+  }
   const auto watch_interval = std::chrono::milliseconds(std::max(1, ctx_.options().watch_interval_ms));
   const auto retention_interval =
       std::chrono::milliseconds(std::max(1, ctx_.options().retention_interval_ms));
@@ -144,7 +151,8 @@ void EventBus::dispatch_loop() {
   while (!stopping_) {
     cv_.wait_for(lock, watch_interval, [&] { return stopping_ || !incoming_.empty(); });
     if (stopping_) break;
-    Revision target = incoming_.empty() ? 0 : incoming_.rbegin()->first;
+    Revision target = std::max(catch_up, incoming_.empty() ? 0 : incoming_.rbegin()->first);
+    catch_up = 0;
     lock.unlock();
     try {
       if (watch) {
@@ -208,6 +216,15 @@ void EventBus::fan_out_through(Revision target, std::unique_lock<std::mutex>& lo
     }
     for_each_revision(rows, [&](Revision revision, std::span<const Event> events) {
       if (revision <= fanned_) return;
+      if (revision > fanned_ + 1) {
+        // Revisions fanned_+1 .. revision-1 were removed by retention (here
+        // or in another process) before we read them: say so.
+        const Revision missed = revision - 1;
+        for (const auto& sub : subscribers_) {
+          sub->push(missed, std::make_shared<const std::vector<Event>>(
+                                1, resync_event(missed, events.front().at)));
+        }
+      }
       fan_out(revision, std::make_shared<const std::vector<Event>>(events.begin(), events.end()));
       fanned_ = revision;
     });
@@ -265,6 +282,9 @@ Subscription EventBus::subscribe(const Filter& filter, Handler handler,
     }
   }
   const Revision registered_at = std::max(fanned_, facts.current);
+  // With no one subscribed, nothing before this point is owed to anybody
+  // (replays read the change log on the subscriber's own thread).
+  if (subscribers_.empty()) fanned_ = registered_at;
   sub->start = std::max(registered_at + 1, from.value_or(0));
   if (from && *from <= registered_at) sub->replay_from = from;
   sub->delivered = sub->replay_from ? *from - 1 : sub->start - 1;
@@ -296,6 +316,7 @@ void EventBus::unsubscribe(const std::shared_ptr<Subscriber>& sub) noexcept {
     }
   }
   if (sub->thread.joinable()) sub->thread.join();
+  store_position(*sub, Position::final_wait);
   notify_progress();
 }
 
@@ -319,6 +340,7 @@ void EventBus::stop() noexcept {
     sub->cv.notify_all();
     if (sub->thread.joinable() && sub->thread.get_id() != std::this_thread::get_id()) {
       sub->thread.join();
+      store_position(*sub, Position::final_wait);
     }
   }
   notify_progress();
@@ -346,9 +368,9 @@ void EventBus::deliver_loop(const std::shared_ptr<Subscriber>& sub) {
     if (batch.events) handle(*sub, batch.revision, *batch.events);
     sub->delivered = batch.revision;
     notify_progress();
-    store_position(*sub, false);
+    store_position(*sub, Position::periodic);
   }
-  store_position(*sub, true);
+  store_position(*sub, Position::final_try);
 }
 
 void EventBus::replay(Subscriber& sub) {
@@ -407,29 +429,28 @@ void EventBus::handle(Subscriber& sub, Revision revision, std::span<const Event>
 }
 
 // A named subscription's position is stored every kPositionInterval and when
-// it ends. It never waits for the writer while the writer may be waiting for
-// it: a busy writer just means "next time".
-void EventBus::store_position(Subscriber& sub, bool final) {
+// it ends. The delivery thread never waits for the writer (the writer may be
+// waiting for it): a busy writer just means "next time". The final store is
+// made by the thread that ended the subscription, after joining the delivery
+// thread; it waits for the writer, or joins the transaction it holds.
+void EventBus::store_position(Subscriber& sub, Position mode) {
   if (sub.name.empty()) return;
   const Revision position = sub.delivered.load();
   if (position <= sub.acked_stored) return;
   const auto now = std::chrono::steady_clock::now();
-  if (!final && now - sub.acked_at < kPositionInterval) return;
-  const auto deadline = now + kFinalPositionTimeout;
+  if (mode == Position::periodic && now - sub.acked_at < kPositionInterval) return;
+  auto store = [&](Writer& w) { store_acked_revision(w.db(), sub.name, position, w.now()); };
   try {
-    for (;;) {
-      const bool stored = ctx_.try_write(
-          [&](Writer& w) { store_acked_revision(w.db(), sub.name, position, w.now()); });
-      if (stored) {
-        sub.acked_stored = position;
-        sub.acked_at = now;
-        return;
-      }
-      if (!final || std::chrono::steady_clock::now() > deadline) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (mode == Position::final_wait) {
+      ctx_.write(store);
+    } else if (!ctx_.try_write(store)) {
+      return;
     }
+    sub.acked_stored = position;
+    sub.acked_at = now;
   } catch (const Error& e) {
-    log(fmt::format("cairn: cannot store the position of {}: {}", describe(sub), e.what()));
+    log(fmt::format("cairn: cannot store the position of {} (revision {}): {}", describe(sub),
+                    position, e.what()));
   }
 }
 

@@ -104,7 +104,8 @@ class EventBus : public std::enable_shared_from_this<EventBus> {
   void deliver_loop(const std::shared_ptr<Subscriber>& sub);
   void replay(Subscriber& sub);
   void handle(Subscriber& sub, Revision revision, std::span<const Event> events);
-  void store_position(Subscriber& sub, bool final);
+  enum class Position { periodic, final_try, final_wait };
+  void store_position(Subscriber& sub, Position mode);
   void notify_progress();
   void log(const std::string& message) const;
   RetentionPolicy retention() const;
