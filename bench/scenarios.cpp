@@ -1,6 +1,7 @@
 #include "scenarios.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -194,6 +195,8 @@ Config Config::smoke_sized() {
   c.open_reps = 3;
   c.concurrent_rounds = 1;
   c.concurrent_seconds = 0.2;
+  c.event_ops = 2'000;
+  c.backup_bytes = 2ll << 20;
   return c;
 }
 
@@ -203,7 +206,8 @@ bool Config::wants(std::string_view scenario) const {
 
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> names = {
-      "put_full", "put_normal", "put_batched", "get", "in_pool", "open", "concurrent"};
+      "put_full", "put_normal", "put_batched", "get", "in_pool", "open", "concurrent",
+      "events", "backup"};
   return names;
 }
 
@@ -217,6 +221,8 @@ void Bench::run() {
   if (config_.wants("in_pool")) in_pool();
   if (config_.wants("open")) open();
   if (config_.wants("concurrent")) concurrent();
+  if (config_.wants("events")) events();
+  if (config_.wants("backup")) backup();
 }
 
 template <class CairnFn, class RawFn>
@@ -643,6 +649,141 @@ void Bench::concurrent() {
   rows_.push_back(std::move(alone));
   rows_.push_back(std::move(busy));
   rows_.push_back(std::move(fraction));
+}
+
+// 7a. Events: how fast committed events reach a no-op subscriber, and what a
+// subscriber costs a writer. Neither has a raw sqlite3 counterpart: the first
+// row reports cairn alone; the second compares cairn with and without a
+// subscriber (shown in the raw column).
+void Bench::events() {
+  if (!config_.runs_cairn()) return;
+  progress("events");
+  const cairn::Options normal{.synchronous = cairn::Synchronous::normal};
+  const std::int64_t n = config_.event_ops;
+  constexpr std::int64_t kPerTransaction = 100;
+
+  Row rate{.operation = "events delivered to a no-op subscriber (events/s)", .unit = "ops/s"};
+  {
+    auto reg = cairn::Registry::open(config_.dir / "events.cairn.db", normal);
+    std::atomic<std::int64_t> seen{0};
+    auto sub = reg.subscribe({}, [&](std::span<const cairn::Event> events) {
+      seen.fetch_add(static_cast<std::int64_t>(events.size()));
+    });
+    for (int round = 0; round <= config_.rounds; ++round) {
+      auto apps = cairn_apps("event", round * n, n, config_.apps_big);
+      const double s = seconds_of([&] {
+        cairn_put_batched_loop(reg, apps, kPerTransaction);
+        reg.wait_for(reg.revision(), std::chrono::minutes(10));
+      });
+      if (round > 0) rate.cairn_rounds.push_back(static_cast<double>(n) / s);
+    }
+    rate.cairn = median(rate.cairn_rounds);
+    rate.note = fmt::format("{} puts per round in transactions of {}, synchronous NORMAL, timed "
+                            "from the first put until wait_for() saw the last delivered; {} "
+                            "events delivered in all",
+                            n, kPerTransaction, seen.load());
+  }
+  rows_.push_back(std::move(rate));
+
+  Row cost{.operation = "put NORMAL, 1 subscriber / none",
+           .unit = "ops/s",
+           .note = "raw column: the same puts through cairn with no subscriber"};
+  {
+    auto reg = cairn::Registry::open(config_.dir / "events-put.cairn.db", normal);
+    const std::int64_t ops = config_.put_normal_ops;
+    auto puts = [&](int round, bool subscribed) {
+      std::optional<cairn::Subscription> sub;
+      if (subscribed) sub.emplace(reg.subscribe({}, [](std::span<const cairn::Event>) {}));
+      auto apps = cairn_apps(subscribed ? "sub" : "nosub", round * ops, ops, config_.apps_big);
+      const double rate = static_cast<double>(ops) / seconds_of([&] { cairn_put_loop(reg, apps); });
+      if (sub) reg.wait_for(reg.revision(), std::chrono::minutes(10));
+      return rate;
+    };
+    for (int round = 0; round <= config_.rounds; ++round) {
+      const double with = puts(round, true);
+      const double without = puts(round, false);
+      if (round == 0) continue;
+      cost.cairn_rounds.push_back(with);
+      cost.raw_rounds.push_back(without);
+    }
+    cost.cairn = median(cost.cairn_rounds);
+    cost.raw = median(cost.raw_rounds);
+  }
+  rows_.push_back(std::move(cost));
+}
+
+// 7b. Backup and restore of a registry of backup_bytes, against the sqlite3
+// shell's .backup and .restore of the same file in the same run. cairn's
+// times include its checks: quick_check, SHA-256, fsyncs, manifest (backup);
+// manifest, SHA-256 and integrity_check of the input (restore).
+void Bench::backup() {
+  progress(fmt::format("backup and restore of a {} MB registry", config_.backup_bytes >> 20));
+  const fs::path db = config_.dir / "backup-source.db";
+  {
+    auto reg = cairn::Registry::open(db, cairn::Options{.synchronous = cairn::Synchronous::normal});
+    std::int64_t first = 0;
+    const std::string filler(2048, 'x');
+    while (static_cast<std::int64_t>(fs::file_size(db)) +
+               static_cast<std::int64_t>(reg.stats().wal_bytes) <
+           config_.backup_bytes) {
+      auto apps = cairn_apps("big", first, 1000, config_.apps_big);
+      for (auto& a : apps) a.meta["filler"] = filler;
+      cairn_put_batched_loop(reg, apps, 1000);
+      first += 1000;
+    }
+  }  // closed: the WAL is checkpointed into the file
+  const double mb = static_cast<double>(fs::file_size(db)) / (1 << 20);
+  auto shell = [](const std::string& command) {
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+  };
+
+  Row backup{.operation = fmt::format("backup of a {:.0f} MB registry (MB/s)", mb),
+             .unit = "MB/s",
+             .goal = Goal::ratio_at_least,
+             .threshold = 0.9,
+             .target = ">= 0.9",
+             .note = "raw: the sqlite3 shell's .backup; cairn includes quick_check, SHA-256, "
+                     "fsyncs and the manifest"};
+  Row restore{.operation = fmt::format("restore of a {:.0f} MB backup (MB/s)", mb),
+              .unit = "MB/s",
+              .note = "raw: the sqlite3 shell's .restore; cairn verifies the manifest, SHA-256 "
+                      "and integrity_check first, copies, fsyncs and renames"};
+  {
+    auto reg = cairn::Registry::open(db);
+    const fs::path ours = config_.dir / "backup-cairn.db";
+    const fs::path theirs = config_.dir / "backup-shell.db";
+    measure(
+        backup, config_.rounds,
+        [&](int) {
+          fs::remove(ours);
+          fs::remove(cairn::manifest_path(ours));
+          return mb / seconds_of([&] { reg.backup(ours); });
+        },
+        [&](int) {
+          fs::remove(theirs);
+          return mb / seconds_of([&] {
+            shell(fmt::format("sqlite3 '{}' \".backup '{}'\"", db.string(), theirs.string()));
+          });
+        });
+    reg.close();
+    const fs::path target_ours = config_.dir / "restored-cairn.db";
+    const fs::path target_theirs = config_.dir / "restored-shell.db";
+    measure(
+        restore, config_.rounds,
+        [&](int) {
+          return mb / seconds_of([&] {
+            cairn::restore(ours, target_ours, cairn::RestoreOptions{.keep_replaced = false});
+          });
+        },
+        [&](int) {
+          return mb / seconds_of([&] {
+            shell(fmt::format("sqlite3 '{}' \".restore '{}'\"", target_theirs.string(),
+                              ours.string()));
+          });
+        });
+  }
+  rows_.push_back(std::move(backup));
+  rows_.push_back(std::move(restore));
 }
 
 }  // namespace cairn_bench

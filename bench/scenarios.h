@@ -38,6 +38,8 @@ struct Config {
   int concurrent_rounds = 3;
   double concurrent_seconds = 2.0;     // per phase
   int reader_threads = 2;
+  std::int64_t event_ops = 100'000;         // events per round, 100 per transaction
+  std::int64_t backup_bytes = 100ll << 20;  // the registry backed up
 
   Side side = Side::both;
   std::set<std::string> only{};          // scenario names; empty: all
@@ -79,6 +81,8 @@ class Bench {
   void in_pool();
   void open();
   void concurrent();
+  void events();
+  void backup();
 
   const Dataset& dataset(std::int64_t apps);
   // The CREATE statements of a registry cairn creates, for the raw files.
