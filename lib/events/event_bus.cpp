@@ -146,6 +146,9 @@ void EventBus::dispatch_loop() {
   const auto retention_interval =
       std::chrono::milliseconds(std::max(1, ctx_.options().retention_interval_ms));
   auto next_retention = std::chrono::steady_clock::now() + retention_interval;
+  // Local commits wake the loop on every commit; other processes' writes are
+  // looked for once per watch interval, not on every wake.
+  auto next_poll = std::chrono::steady_clock::now();
 
   std::unique_lock lock(mu_);
   while (!stopping_) {
@@ -155,7 +158,8 @@ void EventBus::dispatch_loop() {
     catch_up = 0;
     lock.unlock();
     try {
-      if (watch) {
+      if (watch && std::chrono::steady_clock::now() >= next_poll) {
+        next_poll = std::chrono::steady_clock::now() + watch_interval;
         const auto version = watch->query_int("PRAGMA data_version");
         if (version != data_version) {
           data_version = version;
