@@ -271,7 +271,8 @@ TEST_CASE("torrent session: every known key refuses every wrong JSON type, namin
       auto e = error_of([&] { doc.get<TorrentSession>(); });
       REQUIRE(e.has_value());
       CHECK(test::code(*e) == errc::invalid_argument);
-      CHECK(test::contains(e->what(), "\"" + key + "\"") || test::contains(e->what(), key + ":"));
+      const bool names_key = test::contains(e->what(), key + ":");
+      CHECK(names_key);
       ++checked;
     }
     // The right type is accepted.

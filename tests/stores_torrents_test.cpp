@@ -691,7 +691,8 @@ TEST_CASE_TEMPLATE("torrents: the pieces bitfield round-trips byte for byte", Mo
     f.reg.torrents().put(t);
     CHECK(f.reg.torrents().get(h).pieces == t.pieces);
     // And through the JSON form.
-    CHECK(test::image(f.reg.torrents().get(h)).get<Torrent>().pieces == t.pieces);
+    const json image = test::image(f.reg.torrents().get(h));
+    CHECK(image.get<Torrent>().pieces == t.pieces);
   }
 }
 

