@@ -272,6 +272,51 @@ TEST_CASE("export/import: through real files between durable registries") {
   CHECK(test::read_bytes(export1) == test::read_bytes(export2));
 }
 
+TEST_CASE("export/import: the largest records and the deepest fields round-trip") {
+  Registries r;
+  auto src = r.memory();
+  Torrent t;
+  t.info_hash = std::string(64, 'f');
+  t.metainfo.assign(cairn::kMaxMetainfoBytes, '\xff');  // about 22 MiB of base64
+  t.metainfo[12345] = '\0';
+  t.pieces.assign(2u << 20, '\x5a');
+  src.torrents().put(t);
+  src.config().save("deep", test::nested_array(32));
+  App a;
+  a.id = "deep-app";
+  a.meta = test::nested_object(32);
+  src.apps().put(a);
+  src.kv("big").put("v", std::string(1u << 20, '\x01'));
+
+  const std::string text = export_text(src);
+  auto dst = r.memory();
+  CHECK(import_text(dst, text).records == 4);
+  CHECK(dst.torrents().get(t.info_hash).metainfo == t.metainfo);
+  CHECK(export_text(dst) == text);
+}
+
+TEST_CASE("export/import: a line longer than 32 MiB is refused") {
+  Registries r;
+  auto dst = r.memory();
+  const std::string text = R"({"format":"cairn-export","version":1})" "\n" +
+                           std::string("{\"kind\":\"config\",\"record\":{\"key\":\"k\",\"value\":\"") +
+                           std::string((32u << 20) + 10, 'x') + "\"}}\n";
+  auto e = error_of([&] { import_text(dst, text); });
+  REQUIRE(e.has_value());
+  CHECK(test::code(*e) == errc::invalid_argument);
+  CHECK(std::string(e->what()).rfind("line 2:", 0) == 0);
+  CHECK(dst.revision() == 0);
+}
+
+TEST_CASE("export/import: an export that cannot be written fails with io_error") {
+  Registries r;
+  auto src = r.memory();
+  populate(src, r.clock);
+  std::ofstream full("/dev/full", std::ios::binary);
+  REQUIRE(full.is_open());
+  CHECK(error_code_of([&] { src.export_records(full); }) == errc::io_error);
+}
+
 TEST_CASE("export/import: expired KV entries are not exported") {
   Registries r;
   auto reg = r.memory();

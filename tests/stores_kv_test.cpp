@@ -282,6 +282,26 @@ TEST_CASE("kv: list by prefix with keyset paging over 10,000 keys") {
   for (const auto& e : page) CHECK(e.value == "v:" + e.key);
 }
 
+TEST_CASE_TEMPLATE("kv: list with an after outside the prefix's range", Mode, test::InMemory,
+                   test::OnDisk) {
+  // A guard for any rewrite of the paging query (e.g. one lower bound
+  // instead of two): `after` below, at, inside and above the prefix.
+  KvFixture<Mode> f;
+  auto kv = f.reg.kv("ns");
+  for (const char* key : {"a", "b", "b/", "b/1", "b/2", "b0", "c"}) kv.put(key, "v");
+  CHECK(keys(kv.list(prefixed("b/", ""))) == Keys{"b/", "b/1", "b/2"});
+  CHECK(keys(kv.list(prefixed("b/", "a"))) == Keys{"b/", "b/1", "b/2"});
+  CHECK(keys(kv.list(prefixed("b/", "b"))) == Keys{"b/", "b/1", "b/2"});
+  CHECK(keys(kv.list(prefixed("b/", "b/"))) == Keys{"b/1", "b/2"});
+  CHECK(keys(kv.list(prefixed("b/", "b/1"))) == Keys{"b/2"});
+  CHECK(keys(kv.list(prefixed("b/", "b/15"))) == Keys{"b/2"});
+  CHECK(keys(kv.list(prefixed("b/", "b/2"))).empty());
+  CHECK(keys(kv.list(prefixed("b/", "b0"))).empty());
+  CHECK(keys(kv.list(prefixed("b/", "zzz"))).empty());
+  CHECK(keys(kv.list(prefixed("", "b/2"))) == Keys{"b0", "c"});
+  CHECK(keys(kv.list(prefixed("b/", "a", 2))) == Keys{"b/", "b/1"});
+}
+
 TEST_CASE_TEMPLATE("kv: erase_prefix, clear and info", Mode, test::InMemory, test::OnDisk) {
   KvFixture<Mode> f;
   auto kv = f.reg.kv("ns");
