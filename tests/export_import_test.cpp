@@ -128,7 +128,7 @@ std::size_t populate(cairn::Registry& reg, test::TestClock& clock) {
 
   reg.kv("sessions").put("u/1", "token-1", ttl(100'000));  // live TTL: exported
   reg.kv("sessions").put("u/2", all_bytes());
-  reg.kv("sessions").put("u/old", "gone", ttl(10));       // expired below: not exported
+  reg.kv("sessions").put("u/old", "gone", ttl(10));  // expired below: not exported
   reg.kv("cache").put("caf\xc3\xa9/\xf0\x9f\x98\x80 key", std::string("\0\xff", 2));
   reg.kv("cache").put("empty", "");
   reg.kv("cache").put("empty", "v2");  // version 2
@@ -203,7 +203,7 @@ TEST_CASE("export/import: export, import into a fresh registry, export again: by
   REQUIRE(lines.size() == expected + 1);
   CHECK(json::parse(lines[0]) == json{{"format", "cairn-export"}, {"version", 1}});
   // One {"kind", "record"} per line, kinds in the documented order, no revisions.
-  const std::vector<std::string> order = {"config", "pool", "app", "memory_block",
+  const std::vector<std::string> order = {"config",          "pool",    "app", "memory_block",
                                           "torrent_session", "torrent", "kv"};
   std::size_t last_rank = 0;
   for (std::size_t i = 1; i < lines.size(); ++i) {
@@ -212,8 +212,8 @@ TEST_CASE("export/import: export, import into a fresh registry, export again: by
     REQUIRE(j.is_object());
     CHECK(j.size() == 2);
     const std::string kind = j.at("kind");
-    const auto rank = static_cast<std::size_t>(
-        std::find(order.begin(), order.end(), kind) - order.begin());
+    const auto rank =
+        static_cast<std::size_t>(std::find(order.begin(), order.end(), kind) - order.begin());
     CHECK(rank < order.size());
     CHECK(rank >= last_rank);
     last_rank = rank;
@@ -298,9 +298,11 @@ TEST_CASE("export/import: the largest records and the deepest fields round-trip"
 TEST_CASE("export/import: a line longer than 32 MiB is refused") {
   Registries r;
   auto dst = r.memory();
-  const std::string text = R"({"format":"cairn-export","version":1})" "\n" +
-                           std::string("{\"kind\":\"config\",\"record\":{\"key\":\"k\",\"value\":\"") +
-                           std::string((32u << 20) + 10, 'x') + "\"}}\n";
+  const std::string text =
+      R"({"format":"cairn-export","version":1})"
+      "\n" +
+      std::string("{\"kind\":\"config\",\"record\":{\"key\":\"k\",\"value\":\"") +
+      std::string((32u << 20) + 10, 'x') + "\"}}\n";
   auto e = error_of([&] { import_text(dst, text); });
   REQUIRE(e.has_value());
   CHECK(test::code(*e) == errc::invalid_argument);
@@ -345,11 +347,8 @@ TEST_CASE("export/import: ExportOptions::kinds filters the kinds written") {
     std::size_t records;
   };
   const std::vector<Case> cases = {
-      {{Kind::kv}, 5},
-      {{Kind::torrent, Kind::pool}, 5},
-      {{Kind::torrent_session}, 1},
-      {{Kind::config}, 4},
-      {{Kind::app, Kind::memory_block}, 4},
+      {{Kind::kv}, 5},     {{Kind::torrent, Kind::pool}, 5},     {{Kind::torrent_session}, 1},
+      {{Kind::config}, 4}, {{Kind::app, Kind::memory_block}, 4},
   };
   for (const auto& c : cases) {
     std::set<std::string> wanted;
@@ -375,7 +374,8 @@ TEST_CASE("export/import: ExportOptions::kinds filters the kinds written") {
   auto empty = r.memory();
   std::ostringstream sink;
   CHECK(empty.export_records(sink, ExportOptions{.kinds = {Kind::torrent_session}}) == 0);
-  CHECK(sink.str() == R"({"format":"cairn-export","version":1})" "\n");
+  CHECK(sink.str() == R"({"format":"cairn-export","version":1})"
+                      "\n");
 }
 
 TEST_CASE("export/import: a bad line fails with its line number and imports nothing") {
@@ -426,15 +426,13 @@ TEST_CASE("export/import: a bad line fails with its line number and imports noth
       {"a record that is not an object", 2, R"({"kind": "config", "record": 5})",
        errc::invalid_argument},
       {"wrong field type", torrent,
-       spoil_record(torrent, [](json& rec) { rec["total_size"] = "big"; }),
-       errc::invalid_argument},
+       spoil_record(torrent, [](json& rec) { rec["total_size"] = "big"; }), errc::invalid_argument},
       {"unknown field", torrent, spoil_record(torrent, [](json& rec) { rec["colour"] = "red"; }),
        errc::invalid_argument},
       {"bad base64", kv, spoil_record(kv, [](json& rec) { rec["value_base64"] = "@@@@"; }),
        errc::invalid_argument},
       {"an invalid torrent hash", torrent,
-       spoil_record(torrent, [](json& rec) { rec["info_hash"] = "ABC"; }),
-       errc::invalid_argument},
+       spoil_record(torrent, [](json& rec) { rec["info_hash"] = "ABC"; }), errc::invalid_argument},
       {"an invalid kv namespace, last line", last,
        spoil_record(last, [](json& rec) { rec["namespace"] = "bad namespace"; }),
        errc::invalid_argument},
@@ -480,9 +478,12 @@ TEST_CASE("export/import: a missing or wrong header is refused") {
   const std::vector<std::pair<const char*, std::string>> cases = {
       {"empty input", ""},
       {"no header: starts with a record", join_lines(Lines(good.begin() + 1, good.end()))},
-      {"a newer version", R"({"format":"cairn-export","version":2})" "\n"},
-      {"another format", R"({"format":"other-export","version":1})" "\n"},
-      {"an extra member", R"({"format":"cairn-export","version":1,"x":1})" "\n"},
+      {"a newer version", R"({"format":"cairn-export","version":2})"
+                          "\n"},
+      {"another format", R"({"format":"other-export","version":1})"
+                         "\n"},
+      {"an extra member", R"({"format":"cairn-export","version":1,"x":1})"
+                          "\n"},
       {"not JSON", "cairn-export v1\n"},
       {"a blank first line", "\n" + join_lines(good)},
       {"deeply nested header", std::string(100'000, '[') + "\n"},
@@ -551,8 +552,7 @@ TEST_CASE("export/import: import replaces records with the same key and keeps th
 // the torrent session (their upserts do not set created_at on conflict), so
 // "records keep their timestamps" holds only for new keys, torrents and KV.
 // (may_fail until fixed)
-TEST_CASE("export/import: a replaced record keeps the imported created_at" *
-          doctest::may_fail()) {
+TEST_CASE("export/import: a replaced record keeps the imported created_at" * doctest::may_fail()) {
   Registries r;
   auto src = r.memory();
   populate(src, r.clock);

@@ -174,8 +174,7 @@ TEST_CASE_TEMPLATE("kv: kv.put and kv.removed events with <namespace>/<key> ids"
   CHECK_FALSE(events[0].after.has_value());
 }
 
-TEST_CASE_TEMPLATE("kv: compare-and-swap with expect_version", Mode, test::InMemory,
-                   test::OnDisk) {
+TEST_CASE_TEMPLATE("kv: compare-and-swap with expect_version", Mode, test::InMemory, test::OnDisk) {
   KvFixture<Mode> f;
   auto kv = f.reg.kv("cas");
 
@@ -220,7 +219,7 @@ TEST_CASE("kv: list by prefix with keyset paging over 10,000 keys") {
   std::mt19937_64 rng(seed());
   // Stems around the prefixes under test: "a." < "a/" < "a0" bytewise, and
   // multi-byte UTF-8 (é, U+10FFFF: the highest bytes a valid key can hold).
-  const Keys stems = {"a/", "a0", "a.", "a", "a/b/", "a/\xc3\xa9", "a/\xf4\x8f\xbf\xbf",
+  const Keys stems = {"a/",        "a0", "a.", "a",   "a/b/",   "a/\xc3\xa9", "a/\xf4\x8f\xbf\xbf",
                       "\xc3\xa9/", "b/", "A/", "a//", "a/\x7e", "ab"};
   const std::string alphabet = "abcz019/._-~ ";
   std::set<std::string> all = {"a/", "a", "a0", "a.", "\xf4\x8f\xbf\xbf"};
@@ -245,8 +244,9 @@ TEST_CASE("kv: list by prefix with keyset paging over 10,000 keys") {
 
   REQUIRE(kv.info().entries == 10'000);
 
-  const Keys prefixes = {"",      "a",        "a/",        "a/b/", "a0", "a.", "\xc3\xa9",
-                         "a/\xc3\xa9", "a/\xf4\x8f\xbf", "\xf4", "A", "zzz", "a/\x7e"};
+  const Keys prefixes = {"",   "a",        "a/",         "a/b/",           "a0",
+                         "a.", "\xc3\xa9", "a/\xc3\xa9", "a/\xf4\x8f\xbf", "\xf4",
+                         "A",  "zzz",      "a/\x7e"};
   for (const std::string& prefix : prefixes) {
     CAPTURE(prefix);
     Keys expected;
@@ -364,8 +364,8 @@ TEST_CASE_TEMPLATE("kv: put_many is one transaction, and all or nothing", Mode, 
     CHECK(test::events_at(f.reg, rev + 1).size() == 4);
   }
   SUBCASE("an invalid item in the middle writes none") {
-    for (const std::string& bad_key : {std::string(""), std::string("bad\x01"),
-                                       std::string("\xff\xfe")}) {
+    for (const std::string& bad_key :
+         {std::string(""), std::string("bad\x01"), std::string("\xff\xfe")}) {
       CAPTURE(bad_key);
       auto e = error_of([&] {
         kv.put_many({KvItem{.key = "k1", .value = "1", .options = {}},
@@ -477,9 +477,9 @@ TEST_CASE_TEMPLATE("kv: bad keys and bad namespaces are refused", Mode, test::In
   CHECK(kv.put("/leading/slash", "v").version == 1);
   CHECK(kv.put(".dot", "v").version == 1);
 
-  for (const std::string& ns : {std::string(""), std::string("/x"), std::string(".x"),
-                                std::string("a b"), std::string(129, 'n'), std::string("caf\xc3\xa9"),
-                                std::string("x\0y", 3)}) {
+  for (const std::string& ns :
+       {std::string(""), std::string("/x"), std::string(".x"), std::string("a b"),
+        std::string(129, 'n'), std::string("caf\xc3\xa9"), std::string("x\0y", 3)}) {
     CAPTURE(ns);
     auto e = error_of([&] { f.reg.kv(ns).put("k", "v"); });
     REQUIRE(e.has_value());
@@ -491,8 +491,8 @@ TEST_CASE_TEMPLATE("kv: bad keys and bad namespaces are refused", Mode, test::In
   CHECK(error_code_of([&] { kv.put("k", "v", ttl(-5)); }) == errc::invalid_argument);
 }
 
-TEST_CASE_TEMPLATE("kv: an entry with a TTL vanishes at expires_at, at once", Mode,
-                   test::InMemory, test::OnDisk) {
+TEST_CASE_TEMPLATE("kv: an entry with a TTL vanishes at expires_at, at once", Mode, test::InMemory,
+                   test::OnDisk) {
   KvFixture<Mode> f;
   auto kv = f.reg.kv("ttl");
   const cairn::Timestamp t0 = f.clock.now();

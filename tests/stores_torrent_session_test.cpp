@@ -190,8 +190,8 @@ TEST_CASE_TEMPLATE("torrent session: compare-and-swap with Expect", Mode, test::
   CHECK(f.reg.revision() == second.revision);
 }
 
-TEST_CASE_TEMPLATE("torrent session: a save inside a rolled-back transaction leaves nothing",
-                   Mode, test::InMemory, test::OnDisk) {
+TEST_CASE_TEMPLATE("torrent session: a save inside a rolled-back transaction leaves nothing", Mode,
+                   test::InMemory, test::OnDisk) {
   test::Fixture<Mode> f;
   CHECK_THROWS_AS(f.reg.transact([&](cairn::Tx& tx) {
     tx.torrent_session().save(custom_session());
@@ -354,9 +354,9 @@ TEST_CASE_TEMPLATE("torrent session: range checks on save", Mode, test::InMemory
 TEST_CASE_TEMPLATE("torrent session: an extra key that shadows a known key is refused", Mode,
                    test::InMemory, test::OnDisk) {
   test::Fixture<Mode> f;
-  for (const std::string& key : {std::string("peer_port"), std::string("download_dir"),
-                                 std::string("ratio_limit"), std::string("revision"),
-                                 std::string("created_at")}) {
+  for (const std::string& key :
+       {std::string("peer_port"), std::string("download_dir"), std::string("ratio_limit"),
+        std::string("revision"), std::string("created_at")}) {
     CAPTURE(key);
     TorrentSession s;
     s.extra[key] = 5;

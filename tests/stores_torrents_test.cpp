@@ -14,13 +14,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <mutex>
+#include <random>
 #include <span>
 #include <stdexcept>
-#include <cstdlib>
-#include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -49,11 +49,16 @@ bool allowed(TorrentState from, TorrentState to) {
   using S = TorrentState;
   if (from == to) return true;  // an update that keeps the state
   switch (from) {
-    case S::added: return to == S::started || to == S::stopped || to == S::removed;
-    case S::started: return to == S::stopped || to == S::completed || to == S::removed;
-    case S::stopped: return to == S::started || to == S::removed;
-    case S::completed: return to == S::started || to == S::stopped || to == S::removed;
-    case S::removed: return false;
+    case S::added:
+      return to == S::started || to == S::stopped || to == S::removed;
+    case S::started:
+      return to == S::stopped || to == S::completed || to == S::removed;
+    case S::stopped:
+      return to == S::started || to == S::removed;
+    case S::completed:
+      return to == S::started || to == S::stopped || to == S::removed;
+    case S::removed:
+      return false;
   }
   return false;
 }
@@ -101,11 +106,13 @@ Torrent make_torrent(std::string hash, TorrentState state = TorrentState::added)
   t.trackers = {{"https://torrent.ubuntu.com/announce"},
                 {"udp://tracker.example:6969/announce", "udp://backup.example:80"}};
   t.file_priorities = {0, 4, 7};
-  t.limits = {.download_rate = 1000, .upload_rate = 2000, .max_connections = 50,
-              .max_uploads = 4};
+  t.limits = {.download_rate = 1000, .upload_rate = 2000, .max_connections = 50, .max_uploads = 4};
   t.flags.sequential_download = true;
   t.last_activity = 1'700'000'000'000;
-  t.metainfo = std::string("d8:announce\0\xff" "e", 14);
+  t.metainfo = std::string(
+      "d8:announce\0\xff"
+      "e",
+      14);
   t.extra = json{{"x-client", "go-i2p-bt"}, {"nested", {{"a", {1, 2}}}}};
   return t;
 }
@@ -114,9 +121,7 @@ Hashes hashes(const std::vector<Torrent>& torrents) {
   return test::keys_of(torrents, [](const Torrent& t) { return t.info_hash; });
 }
 
-TorrentQuery in_state(TorrentState s) {
-  return TorrentQuery{.state = s, .after = {}, .limit = {}};
-}
+TorrentQuery in_state(TorrentState s) { return TorrentQuery{.state = s, .after = {}, .limit = {}}; }
 
 // The stored torrent moved to `state` along allowed changes, starting from a
 // create in `added` (a torrent cannot be created removed).
@@ -207,11 +212,12 @@ TEST_CASE_TEMPLATE("torrents: create, put with Expect, update and remove", Mode,
     CHECK(f.reg.torrents().get(h).downloaded == 99);
   }
   SUBCASE("update edits the stored record and honours Expect") {
-    Torrent updated =
-        f.reg.torrents().update(h, [](Torrent& t) { t.uploaded = 777; }, Expect{first.revision});
+    Torrent updated = f.reg.torrents().update(
+        h, [](Torrent& t) { t.uploaded = 777; }, Expect{first.revision});
     CHECK(updated.uploaded == 777);
     CHECK(error_code_of([&] {
-            f.reg.torrents().update(h, [](Torrent& t) { t.uploaded = 1; }, Expect{first.revision});
+            f.reg.torrents().update(
+                h, [](Torrent& t) { t.uploaded = 1; }, Expect{first.revision});
           }) == errc::conflict);
     CHECK(error_code_of([&] { f.reg.torrents().update(hash_of(8), [](Torrent&) {}); }) ==
           errc::not_found);
@@ -239,9 +245,9 @@ TEST_CASE_TEMPLATE("torrents: create, put with Expect, update and remove", Mode,
 TEST_CASE_TEMPLATE("torrents: list and count by state, with keyset paging", Mode, test::InMemory,
                    test::OnDisk) {
   test::Fixture<Mode> f;
-  const TorrentState states[] = {TorrentState::started, TorrentState::added,
+  const TorrentState states[] = {TorrentState::started,   TorrentState::added,
                                  TorrentState::completed, TorrentState::started,
-                                 TorrentState::stopped, TorrentState::started};
+                                 TorrentState::stopped,   TorrentState::started};
   Hashes all;
   for (std::size_t i = 0; i < std::size(states); ++i) {
     // v1 and v2 hashes mixed: ordering is by the hash text.
@@ -271,7 +277,8 @@ TEST_CASE_TEMPLATE("torrents: list and count by state, with keyset paging", Mode
       Hashes seen;
       std::string after;
       for (;;) {
-        auto page = f.reg.torrents().list(TorrentQuery{.state = {}, .after = after, .limit = limit});
+        auto page =
+            f.reg.torrents().list(TorrentQuery{.state = {}, .after = after, .limit = limit});
         if (page.empty()) break;
         CHECK(page.size() <= limit);
         for (const auto& t : page) seen.push_back(t.info_hash);
@@ -405,12 +412,12 @@ TEST_CASE_TEMPLATE("torrents: a refused state change publishes nothing to a live
   test::Fixture<Mode> f;
   std::mutex mu;
   std::vector<std::string> topics;
-  auto sub = f.reg.subscribe(cairn::Filter{.kinds = {cairn::Kind::torrent}, .topics = {},
-                                           .id_prefix = {}},
-                             [&](std::span<const cairn::Event> events) {
-                               std::lock_guard lock(mu);
-                               for (const auto& e : events) topics.push_back(e.topic);
-                             });
+  auto sub =
+      f.reg.subscribe(cairn::Filter{.kinds = {cairn::Kind::torrent}, .topics = {}, .id_prefix = {}},
+                      [&](std::span<const cairn::Event> events) {
+                        std::lock_guard lock(mu);
+                        for (const auto& e : events) topics.push_back(e.topic);
+                      });
   const std::string h = hash_of(5);
   f.reg.torrents().create(make_torrent(h, TorrentState::started));
   CHECK(error_code_of([&] {
@@ -464,8 +471,9 @@ TEST_CASE_TEMPLATE("torrents: created in any state but removed, always as torren
   CHECK(f.reg.torrents().count() == 4);
 }
 
-TEST_CASE_TEMPLATE("torrents: a 16 MiB metainfo round-trips byte for byte, one byte more is refused",
-                   Mode, test::InMemory, test::OnDisk) {
+TEST_CASE_TEMPLATE(
+    "torrents: a 16 MiB metainfo round-trips byte for byte, one byte more is refused", Mode,
+    test::InMemory, test::OnDisk) {
   test::Fixture<Mode> f;
   const std::string h = hash_of(16);
   Torrent t = make_torrent(h);
@@ -627,7 +635,10 @@ TEST_CASE_TEMPLATE("torrents: invalid fields are refused, naming the field", Mod
       {"total_size", [](Torrent& t) { t.total_size = -1; }},
       {"downloaded", [](Torrent& t) { t.downloaded = -1; }},
       {"uploaded", [](Torrent& t) { t.uploaded = INT64_MIN; }},
-      {"file_priorities", [](Torrent& t) { t.file_priorities = {0, 7, 8}; }},
+      {"file_priorities",
+       [](Torrent& t) {
+         t.file_priorities = {0, 7, 8};
+       }},
       {"file_priorities", [](Torrent& t) { t.file_priorities = {-1}; }},
       {"trackers",
        [](Torrent& t) {
@@ -642,7 +653,10 @@ TEST_CASE_TEMPLATE("torrents: invalid fields are refused, naming the field", Mod
       {"name", [](Torrent& t) { t.name = "bad \xc3\x28 utf-8"; }},
       {"name", [](Torrent& t) { t.name = std::string(1025, 'n'); }},
       {"save_path", [](Torrent& t) { t.save_path = std::string("/a\0b", 4); }},
-      {"extra", [](Torrent& t) { t.extra = json::array({1, 2}); }},
+      {"extra",
+       [](Torrent& t) {
+         t.extra = json::array({1, 2});
+       }},
       {"extra", [](Torrent& t) { t.extra = "text"; }},
       {"pieces", [](Torrent& t) { t.pieces.assign((2u << 20) + 1, '\xff'); }},
       {"limits.download_rate", [](Torrent& t) { t.limits.download_rate = -5; }},
@@ -702,8 +716,13 @@ TEST_CASE("torrents: the JSON form round-trips, with base64 pieces and metainfo"
   t.metainfo = random_bytes(3000, 2);
   t.completed_at = 1'700'000'123'456;
   t.added_at = 1'600'000'000'000;
-  t.flags = {.paused = true, .auto_managed = false, .sequential_download = true,
-             .seed_mode = true, .super_seeding = true, .upload_mode = true, .share_mode = true};
+  t.flags = {.paused = true,
+             .auto_managed = false,
+             .sequential_download = true,
+             .seed_mode = true,
+             .super_seeding = true,
+             .upload_mode = true,
+             .share_mode = true};
   t.created_at = 1;
   t.updated_at = 2;
   t.revision = 3;
@@ -751,10 +770,11 @@ TEST_CASE("torrents: the JSON form round-trips, with base64 pieces and metainfo"
   }
   SUBCASE("wrong types and unknown states are refused, naming the field") {
     const std::vector<std::pair<const char*, json>> bad = {
-        {"state", "paused"},        {"state", 1},           {"total_size", "big"},
-        {"total_size", 1.5},        {"trackers", "x"},      {"trackers", json{{1}}},
-        {"file_priorities", {"a"}}, {"limits", json::array()}, {"flags", {{"paused", 1}}},
-        {"info_hash", 5},
+        {"state", "paused"},        {"state", 1},
+        {"total_size", "big"},      {"total_size", 1.5},
+        {"trackers", "x"},          {"trackers", json{{1}}},
+        {"file_priorities", {"a"}}, {"limits", json::array()},
+        {"flags", {{"paused", 1}}}, {"info_hash", 5},
     };
     for (const auto& [field, value] : bad) {
       CAPTURE(field);

@@ -129,8 +129,8 @@ TEST_CASE_TEMPLATE("triggers: create, get, find, mark_dispatched, mark_completed
   const cairn::Timestamp t0 = f.clock.now();
   Trigger in = make_trigger("t1");
   in.ttl_ms = 5000;
-  in.expires_at = 1;             // set by the registry
-  in.created_at = 2;             // set by the registry
+  in.expires_at = 1;  // set by the registry
+  in.created_at = 2;  // set by the registry
   Trigger created = triggers.create(in);
   CHECK(created.id == "t1");
   CHECK(created.origin_app_id == "app-a");
@@ -179,8 +179,8 @@ TEST_CASE_TEMPLATE("triggers: create, get, find, mark_dispatched, mark_completed
   CHECK(f.reg.revision() == 0);
 }
 
-TEST_CASE_TEMPLATE("triggers: invalid triggers are refused, naming the field", Mode,
-                   test::InMemory, test::OnDisk) {
+TEST_CASE_TEMPLATE("triggers: invalid triggers are refused, naming the field", Mode, test::InMemory,
+                   test::OnDisk) {
   TriggerFixture<Mode> f;
   struct Case {
     const char* field;
@@ -211,8 +211,8 @@ TEST_CASE_TEMPLATE("triggers: invalid triggers are refused, naming the field", M
   CHECK(f.reg.triggers().count() == 0);
 }
 
-TEST_CASE_TEMPLATE("triggers: create of a live id fails with already_exists", Mode,
-                   test::InMemory, test::OnDisk) {
+TEST_CASE_TEMPLATE("triggers: create of a live id fails with already_exists", Mode, test::InMemory,
+                   test::OnDisk) {
   TriggerFixture<Mode> f;
   auto triggers = f.reg.triggers();
   Trigger first = triggers.create(make_trigger("dup"));
@@ -241,24 +241,23 @@ TEST_CASE_TEMPLATE("triggers: list by pool, destination and origin app, ordered 
 
   using Ids = std::vector<std::string>;
   CHECK(ids(triggers.list()) == Ids{"t1", "t2", "t3", "t4", "t5"});
-  CHECK(ids(triggers.list(TriggerQuery{.pool = "pool-1", .destination = {}, .origin_app_id = {}})) ==
-        Ids{"t1", "t5"});
+  CHECK(ids(triggers.list(TriggerQuery{
+            .pool = "pool-1", .destination = {}, .origin_app_id = {}})) == Ids{"t1", "t5"});
   CHECK(ids(triggers.list(TriggerQuery{.pool = "", .destination = {}, .origin_app_id = {}})) ==
         Ids{"t3"});
-  CHECK(ids(triggers.list(TriggerQuery{.pool = {}, .destination = "dest-x", .origin_app_id = {}})) ==
-        Ids{"t2", "t3", "t5"});
+  CHECK(ids(triggers.list(TriggerQuery{
+            .pool = {}, .destination = "dest-x", .origin_app_id = {}})) == Ids{"t2", "t3", "t5"});
   CHECK(ids(triggers.list(TriggerQuery{.pool = {}, .destination = {}, .origin_app_id = "app-b"})) ==
         Ids{"t1", "t3"});
-  CHECK(ids(triggers.list(
-            TriggerQuery{.pool = "pool-2", .destination = "dest-x", .origin_app_id = "app-a"})) ==
-        Ids{"t2"});
-  CHECK(triggers.list(TriggerQuery{.pool = "none", .destination = {}, .origin_app_id = {}})
-            .empty());
+  CHECK(ids(triggers.list(TriggerQuery{
+            .pool = "pool-2", .destination = "dest-x", .origin_app_id = "app-a"})) == Ids{"t2"});
+  CHECK(
+      triggers.list(TriggerQuery{.pool = "none", .destination = {}, .origin_app_id = {}}).empty());
   CHECK(triggers.count() == 5);
 }
 
-TEST_CASE_TEMPLATE("triggers: a trigger past expires_at is invisible at once", Mode,
-                   test::InMemory, test::OnDisk) {
+TEST_CASE_TEMPLATE("triggers: a trigger past expires_at is invisible at once", Mode, test::InMemory,
+                   test::OnDisk) {
   TriggerFixture<Mode> f;
   Recorder live;
   auto sub = f.reg.subscribe(everything(), live.handler());
@@ -303,8 +302,7 @@ TEST_CASE_TEMPLATE("triggers: a trigger past expires_at is invisible at once", M
   CHECK(triggers.find("long").has_value());
 }
 
-TEST_CASE_TEMPLATE("triggers: at most max_triggers live ones", Mode, test::InMemory,
-                   test::OnDisk) {
+TEST_CASE_TEMPLATE("triggers: at most max_triggers live ones", Mode, test::InMemory, test::OnDisk) {
   TriggerFixture<Mode> f(/*max_triggers=*/3);
   auto triggers = f.reg.triggers();
   for (const char* id : {"a", "b", "c"}) {
@@ -403,9 +401,9 @@ TEST_CASE_TEMPLATE("triggers: events reach live subscribers only, never the chan
 
   // A subscriber replaying from revision 1 sees the log, and no trigger.
   Recorder replay;
-  auto replaying = f.reg.subscribe(everything(), replay.handler(),
-                                   cairn::SubscribeOptions{.from = 1, .priority = 0, .name = {},
-                                                           .queue_capacity = 10'000});
+  auto replaying = f.reg.subscribe(
+      everything(), replay.handler(),
+      cairn::SubscribeOptions{.from = 1, .priority = 0, .name = {}, .queue_capacity = 10'000});
   REQUIRE(f.reg.wait_for(f.reg.revision()));
   auto replayed = replay.events();
   REQUIRE(replayed.size() == 2);
@@ -454,10 +452,10 @@ TEST_CASE("triggers: gone when the registry closes, and never written to the fil
     o.purge_interval_ms = 20;  // the background purge runs too, and writes nothing of them
     auto reg = cairn::Registry::open(db, o);
     Recorder live;
-    auto named = reg.subscribe(everything(), live.handler(),
-                               cairn::SubscribeOptions{.from = {}, .priority = 0,
-                                                       .name = "marker-watch",
-                                                       .queue_capacity = 10'000});
+    auto named = reg.subscribe(
+        everything(), live.handler(),
+        cairn::SubscribeOptions{
+            .from = {}, .priority = 0, .name = "marker-watch", .queue_capacity = 10'000});
     reg.config().save("durable", "something on disk");
     reg.kv("ns").put("k", "v", cairn::KvWriteOptions{.expect_version = {}, .ttl_ms = 10});
     auto triggers = reg.triggers();
