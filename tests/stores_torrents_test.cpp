@@ -531,10 +531,14 @@ TEST_CASE_TEMPLATE("torrents: events carry metainfo_bytes in both images, not th
   CHECK(*started[0].after == expected);
 }
 
-TEST_CASE_TEMPLATE("torrents: save_all of 10,000 torrents is one transaction and one revision",
-                   Mode, test::InMemory, test::OnDisk) {
-  test::Fixture<Mode> f;
-  constexpr std::size_t kCount = 10'000;
+// On disk only (the in-memory registry runs the same code); 10,000 torrents
+// unless CAIRN_SAVE_ALL_COUNT says otherwise (a sanitizer pass may lower it).
+TEST_CASE("torrents: save_all of 10,000 torrents is one transaction and one revision") {
+  test::Fixture<test::OnDisk> f;
+  const char* env = std::getenv("CAIRN_SAVE_ALL_COUNT");
+  const std::size_t kCount =
+      std::max<std::size_t>(env ? std::strtoull(env, nullptr, 10) : 10'000, 40);
+  const std::size_t kMiddle = kCount / 2;
   // Two of the batch stored first: save_all updates them in place.
   f.reg.torrents().put(make_torrent(hash_of(3, 64)));
   f.reg.torrents().put(make_torrent(hash_of(10, 40)));
@@ -576,8 +580,8 @@ TEST_CASE_TEMPLATE("torrents: save_all of 10,000 torrents is one transaction and
     CHECK(updated == 2);
   }
 
-  SUBCASE("an invalid torrent at #5000 leaves nothing written") {
-    batch[5000].total_size = -1;
+  SUBCASE("an invalid torrent in the middle leaves nothing written") {
+    batch[kMiddle].total_size = -1;
     auto e = error_of([&] { f.reg.torrents().save_all(batch); });
     REQUIRE(e.has_value());
     CHECK(test::code(*e) == errc::invalid_argument);
@@ -586,12 +590,12 @@ TEST_CASE_TEMPLATE("torrents: save_all of 10,000 torrents is one transaction and
     CHECK(f.reg.revision() == rev);
   }
 
-  SUBCASE("an illegal state change at #5000 against a stored torrent leaves nothing written") {
-    const std::string h = batch[5000].info_hash;
+  SUBCASE("an illegal state change in the middle against a stored torrent leaves nothing written") {
+    const std::string h = batch[kMiddle].info_hash;
     f.reg.torrents().put(make_torrent(h, TorrentState::completed));
     const auto rev2 = f.reg.revision();
     const json stored_image = test::image(f.reg.torrents().get(h));
-    batch[5000].state = TorrentState::added;  // completed -> added: refused
+    batch[kMiddle].state = TorrentState::added;  // completed -> added: refused
     auto e = error_of([&] { f.reg.torrents().save_all(batch); });
     REQUIRE(e.has_value());
     CHECK(test::code(*e) == errc::invalid_argument);
