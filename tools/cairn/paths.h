@@ -10,11 +10,12 @@
 //
 // Why a symlink is refused even when it is the user's explicit choice: the
 // tool cannot tell a link the user made from one planted by someone else in
-// a shared directory (/tmp/registry.db -> ~victim/.ssh/authorized_keys), and
-// SQLite follows a link for the database but creates -wal and -shm beside
-// the link's NAME, so a linked registry is silently split between two
-// directories (and its WAL lost when one of them is cleaned). Passing the
-// real path costs the user one `realpath`; the error says so.
+// a shared directory (/tmp/registry.db -> another user's registry or any file
+// they can write), and the commands act on different files through a link:
+// SQLite opens the link's target, but restore renames the new file over the
+// link's NAME, so a "successful" restore would leave the registry a server
+// opens through the link unchanged. Passing the real path costs the user one
+// `realpath`; the error says so.
 //
 // Why directories ALONG the path may be links: /tmp, /var or a home
 // directory are links on many systems (macOS, NFS homes, bind-mount
