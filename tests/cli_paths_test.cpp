@@ -94,9 +94,11 @@ TEST_CASE("cli paths: --db that is a symbolic link is refused, whatever it point
     fs::remove(other.string() + "-wal");
     fs::remove(other.string() + "-shm");
     fs::create_symlink(other, link);
-    for (const std::vector<std::string>& command :
-         {std::vector<std::string>{"stats"}, {"init"}, {"put", "app", R"({"id":"a"})"},
-          {"check"}, {"migrate", "up"}}) {
+    for (const std::vector<std::string>& command : {std::vector<std::string>{"stats"},
+                                                    {"init"},
+                                                    {"put", "app", R"({"id":"a"})"},
+                                                    {"check"},
+                                                    {"migrate", "up"}}) {
       std::vector<std::string> args = {"--db", link.string()};
       args.insert(args.end(), command.begin(), command.end());
       INFO("command: ", command.front());
@@ -134,8 +136,8 @@ TEST_CASE("cli paths: a link planted at the registry's -wal, -shm or -journal na
     fs::remove(planted);
     fs::create_symlink(t.victim, planted);
     INFO("planted: ", planted.string());
-    check_refused(run_cairn({"--db", t.db.string(), "put", "app", R"({"id":"a"})"}), planted.string(),
-                  "symbolic link");
+    check_refused(run_cairn({"--db", t.db.string(), "put", "app", R"({"id":"a"})"}),
+                  planted.string(), "symbolic link");
     fs::remove(planted);
     t.check_elsewhere_untouched();
   }
@@ -179,7 +181,8 @@ TEST_CASE("cli paths: directories along the --db path may be links (like /tmp on
   CHECK(run_cairn({"--db", db.string(), "get", "app", "a"}).exit_code == kOk);
 }
 
-TEST_CASE("cli paths: a backup destination that is a link, a FIFO or a planted manifest is refused") {
+TEST_CASE(
+    "cli paths: a backup destination that is a link, a FIFO or a planted manifest is refused") {
   Tree t;
   const auto backup = [&](const std::string& dest) {
     return run_cairn({"--db", t.db.string(), "--quiet", "backup", "create", dest});
@@ -231,10 +234,11 @@ TEST_CASE("cli paths: backups into real directories still work") {
   Tree t;
   const fs::path dir = t.root / "real-backups";
   fs::create_directory(dir);
-  const auto into_dir = run_cairn({"--db", t.db.string(), "--quiet", "backup", "create", dir.string()});
+  const auto into_dir =
+      run_cairn({"--db", t.db.string(), "--quiet", "backup", "create", dir.string()});
   CHECK_MESSAGE(into_dir.exit_code == kOk, into_dir.err);
-  const auto with_slash =
-      run_cairn({"--db", t.db.string(), "--quiet", "backup", "create", (t.root / "new-dir").string() + "/"});
+  const auto with_slash = run_cairn(
+      {"--db", t.db.string(), "--quiet", "backup", "create", (t.root / "new-dir").string() + "/"});
   CHECK_MESSAGE(with_slash.exit_code == kOk, with_slash.err);
   const auto as_file = run_cairn(
       {"--db", t.db.string(), "--quiet", "backup", "create", (t.root / "file.db").string()});
@@ -257,8 +261,9 @@ TEST_CASE("cli paths: a restore target that is a link, a FIFO or a directory is 
     fs::create_symlink(t.victim, link);
     check_refused(restore(link.string()), link.string(), "symbolic link");
     // --force (replace a non-registry) does not open the door either.
-    check_refused(run_cairn({"--quiet", "restore", backup.string(), "--to", link.string(), "--force"}),
-                  link.string(), "symbolic link");
+    check_refused(
+        run_cairn({"--quiet", "restore", backup.string(), "--to", link.string(), "--force"}),
+        link.string(), "symbolic link");
   }
   SUBCASE("a link to another registry") {
     const fs::path other = t.elsewhere / "other.db";

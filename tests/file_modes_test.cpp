@@ -167,7 +167,7 @@ TEST_CASE("file modes: a backup, its manifest, its temp files and its new direct
       saw_temp = saw_temp || path.filename().string().ends_with(".tmp");
       CHECK(mode == 0600u);
     }
-    CHECK(saw_temp);  // the temp file was there to be checked
+    CHECK(saw_temp);                             // the temp file was there to be checked
     CHECK(check_private_tree(dir.path()) >= 3);  // db, backup, manifest (+ -wal, -shm gone)
     CHECK(test::dir_entries(dest_dir) == std::set<std::string>{"b.db", "b.db.manifest.json"});
   }

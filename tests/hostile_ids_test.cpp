@@ -49,7 +49,7 @@ namespace fs = std::filesystem;
 
 // What the hooks saw while recording was on, over every connection.
 struct Recorded {
-  std::vector<std::string> statements{};              // SQL text, one per execution
+  std::vector<std::string> statements{};                  // SQL text, one per execution
   std::map<std::pair<int, std::string>, long> actions{};  // (authorizer action, object): count
 };
 
@@ -66,8 +66,7 @@ Recorder& recorder() {
 
 // The object of an authorizer call: a table (read, insert, update, delete,
 // create, drop), a pragma's name, a function's name or a transaction verb.
-int on_authorize(void*, int action, const char* arg3, const char* arg4, const char*,
-                 const char*) {
+int on_authorize(void*, int action, const char* arg3, const char* arg4, const char*, const char*) {
   Recorder& r = recorder();
   std::lock_guard lock(r.mu);
   if (r.on) {
@@ -211,12 +210,24 @@ const std::vector<Hostile>& hostile_values() {
       {"nul only", "\0"s, true},
       {"nul then drop", "ok\0'); DROP TABLE apps;--"s, true},
       {"utf-8 e acute", "caf\xc3\xa9", true},
-      {"rtl override", "abc\xe2\x80\xae" "cba", true},
-      {"rtl mark", "\xe2\x80\x8f" "x", true},
+      {"rtl override",
+       "abc\xe2\x80\xae"
+       "cba",
+       true},
+      {"rtl mark",
+       "\xe2\x80\x8f"
+       "x",
+       true},
       {"emoji", "\xf0\x9f\x98\x80", true},
-      {"zero width joiner", "a\xe2\x80\x8d" "b", true},
+      {"zero width joiner",
+       "a\xe2\x80\x8d"
+       "b",
+       true},
       {"invalid utf-8 ff", "\xff\xfe", false},
-      {"overlong slash", "a\xc0\xaf" "b", false},
+      {"overlong slash",
+       "a\xc0\xaf"
+       "b",
+       false},
       {"lone continuation", "\x80", false},
       {"truncated sequence", "x\xe2\x82", false},
       {"surrogate", "\xed\xa0\x80", false},
@@ -250,8 +261,8 @@ const std::vector<Hostile>& hostile_values() {
 bool valid_key(std::string_view key) {
   if (key.empty() || key.size() > 128 || key.front() == '.' || key.front() == '/') return false;
   return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '@' || c == '/' || c == '-';
   });
 }
 
@@ -403,8 +414,7 @@ void stored_scenario(cairn::Registry& reg, const Values& v) {
   CHECK(reg.apps().update(v.key, [](cairn::App& x) { x.rehydrated = true; }).id == v.key);
   CHECK(reg.pools().update(v.key, [](cairn::Pool& x) { x.encrypted = true; }).description ==
         v.text);
-  CHECK(reg.blocks().update(v.key, [](cairn::MemoryBlock& x) { x.size = 7; }).name ==
-        v.short_text);
+  CHECK(reg.blocks().update(v.key, [](cairn::MemoryBlock& x) { x.size = 7; }).name == v.short_text);
   CHECK(reg.config().save(v.key, v.text + "!").value.get<std::string>() == v.text + "!");
 
   // The change log names the records byte for byte.
@@ -475,7 +485,9 @@ std::vector<Values> hostile_stored_values() {
       {"--", "a--b", "'); DROP TABLE apps;--", "\"; DELETE FROM pools; --"},
       {"x:@/-._", "a/../../etc", "quote \" and ' and ` and \\", "a'b\"c"},
       {std::string(128, 'k'), "-", "nul\0inside"s, "\0"s},
-      {"a/../b", "b..c", "abc\xe2\x80\xae" "cba \xe2\x80\x8f \xf0\x9f\x98\x80 caf\xc3\xa9",
+      {"a/../b", "b..c",
+       "abc\xe2\x80\xae"
+       "cba \xe2\x80\x8f \xf0\x9f\x98\x80 caf\xc3\xa9",
        "\xf0\x9f\x98\x80\xe2\x80\x8d\xf0\x9f\x98\x80"},
       {"DROP", "ATTACH", repeat_to("'); DROP TABLE apps;--", 4096), "%s%n{}{0}"},
       {"key--", "@", "line1\nline2\r\n\ttab \x1b[31mred", "\x1b[31m\x07"},
@@ -496,7 +508,9 @@ cairn::Options test_options() {
 }
 
 // Every byte sequence the stored values carry, for the statement-text check.
-std::vector<std::string> parts_of(const Values& v) { return {v.key, v.other, v.text, v.short_text}; }
+std::vector<std::string> parts_of(const Values& v) {
+  return {v.key, v.other, v.text, v.short_text};
+}
 
 }  // namespace
 
@@ -591,7 +605,8 @@ TEST_CASE_TEMPLATE("hostile ids: every key and name field stores or refuses each
     // Name-like fields of otherwise ordinary records.
     const std::vector<std::string> refs = {"ok", v};
     expect_stored_or_refused(
-        reg, key_ok, "app", "pools[1]", v, [&] { reg.apps().put({.id = "ref-app", .pools = refs}); },
+        reg, key_ok, "app", "pools[1]", v,
+        [&] { reg.apps().put({.id = "ref-app", .pools = refs}); },
         [&] {
           CHECK(reg.apps().get("ref-app").pools == refs);
           CHECK(reg.apps().in_pool(v).size() == 1);
@@ -639,10 +654,15 @@ TEST_CASE_TEMPLATE("hostile ids: every key and name field stores or refuses each
         [&] { CHECK(reg.apps().get("text-app").protocol_version == v); });
     expect_stored_or_refused(
         reg, valid_json(h, nlohmann::json{{v, v}}), "app", "meta", v,
-        [&] { reg.apps().put({.id = "text-app", .meta = {{v, v}}}); },
-        [&] { CHECK(reg.apps().get("text-app").meta == nlohmann::json{{v, v}}); });
+        [&] {
+          reg.apps().put({.id = "text-app", .meta = {{v, v}}});
+        },
+        [&] {
+          CHECK(reg.apps().get("text-app").meta == nlohmann::json{{v, v}});
+        });
     expect_stored_or_refused(
-        reg, valid_json(h, nlohmann::json(v)), "config", "value", v, [&] { reg.config().save("text-config", v); },
+        reg, valid_json(h, nlohmann::json(v)), "config", "value", v,
+        [&] { reg.config().save("text-config", v); },
         [&] { CHECK(reg.config().load("text-config") == nlohmann::json(v)); });
 
     // Clean up what was stored under the value, so the next value starts
@@ -693,7 +713,9 @@ TEST_CASE("hostile ids: refused values run no SQL a benign run does not") {
           [&] { hostile_reg.pools().put({.name = "x", .owners = {v}}); },
           [&] { hostile_reg.pools().put({.name = "x", .policies = {.read = {v}, .write = {v}}}); },
           [&] { hostile_reg.pools().put({.name = "x", .description = v}); },
-          [&] { hostile_reg.apps().put({.id = "x", .meta = {{v, v}}, .protocol_version = v}); },
+          [&] {
+            hostile_reg.apps().put({.id = "x", .meta = {{v, v}}, .protocol_version = v});
+          },
       };
       for (const auto& write : writes) {
         const auto e = test::error_of(write);
@@ -731,8 +753,8 @@ TEST_CASE("hostile ids: refused values run no SQL a benign run does not") {
   std::printf(
       "hostile ids, matrix: %zu values, %ld writes refused, %ld stored; statements hostile %zu / "
       "benign %zu; distinct (action, object) pairs hostile %zu / benign %zu\n",
-      hostile_values().size(), refused, stored, hostile.statements.size(),
-      benign.statements.size(), action_set(hostile).size(), action_set(benign).size());
+      hostile_values().size(), refused, stored, hostile.statements.size(), benign.statements.size(),
+      action_set(hostile).size(), action_set(benign).size());
 }
 
 TEST_CASE("hostile ids: the hooks would see SQL built from input (the checks can fail)") {
@@ -741,15 +763,14 @@ TEST_CASE("hostile ids: the hooks would see SQL built from input (the checks can
   test::TempDir dir;
   const std::string marker = "'); DROP TABLE apps;--";
   const Recorded seen = record([&] {
-    test::exec_sql(dir / "raw.db",
-                   "CREATE TABLE apps (id TEXT); INSERT INTO apps VALUES ('x" + std::string("''") +
-                       "); DROP TABLE apps;--'); ATTACH DATABASE '" + (dir / "evil.db").string() +
-                       "' AS evil;");
+    test::exec_sql(dir / "raw.db", "CREATE TABLE apps (id TEXT); INSERT INTO apps VALUES ('x" +
+                                       std::string("''") +
+                                       "); DROP TABLE apps;--'); ATTACH DATABASE '" +
+                                       (dir / "evil.db").string() + "' AS evil;");
   });
-  const bool spliced = std::any_of(seen.statements.begin(), seen.statements.end(),
-                                   [&](const std::string& sql) {
-                                     return test::contains(sql, "); DROP TABLE apps;--");
-                                   });
+  const bool spliced = std::any_of(
+      seen.statements.begin(), seen.statements.end(),
+      [&](const std::string& sql) { return test::contains(sql, "); DROP TABLE apps;--"); });
   CHECK(spliced);
   CHECK(test::contains(marker, "); DROP TABLE apps;--"));
   CHECK(seen.actions.contains({SQLITE_ATTACH, dir / "evil.db"}));

@@ -98,7 +98,8 @@ fs::path with_suffix(const fs::path& path, std::string_view suffix) {
 void check_names_a_file(errc code, std::string_view what, const fs::path& path) {
   const std::string& text = path.native();
   const auto slash = text.rfind('/');
-  const std::string_view last = std::string_view(text).substr(slash == std::string::npos ? 0 : slash + 1);
+  const std::string_view last =
+      std::string_view(text).substr(slash == std::string::npos ? 0 : slash + 1);
   if (last.empty() || last == "." || last == "..") {
     refuse(code, what, path, "names a directory, not a file");
   }
@@ -147,8 +148,7 @@ void check_backup_dest(const fs::path& dest) {
   const bool is_directory = ::lstat(stripped.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   const bool names_directory = stripped.native().size() != dest.native().size();
   if (!is_directory && !names_directory) {
-    check_final_component(errc::read_only, what, with_suffix(dest, ".manifest.json"),
-                          Expect::file);
+    check_final_component(errc::read_only, what, with_suffix(dest, ".manifest.json"), Expect::file);
   }
 }
 
