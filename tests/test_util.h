@@ -322,7 +322,7 @@ inline std::vector<cairn::Event> events_at(const cairn::Registry& reg, cairn::Re
 
 }  // namespace test
 
-// Child processes: run_process (a program) and run_in_child (a function).
+// Child processes: run_process runs a program and captures its output.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -388,35 +388,6 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   result.out = read_bytes(out_path);
   result.err = read_bytes(err_path);
   return result;
-}
-
-// Runs fn() in a forked child and returns its exit code (0: fn returned
-// normally; 1: it threw, with the reason on stderr). For changing
-// process-wide state such as the umask without touching the test process.
-// The child must not use doctest assertions: report through the exit code.
-template <class Fn>
-int run_in_child(Fn&& fn) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int code = 0;
-    try {
-      code = fn();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-      code = 100;
-    } catch (...) {
-      code = 101;
-    }
-    std::fflush(nullptr);
-    ::_exit(code);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("waitpid failed");
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace test
