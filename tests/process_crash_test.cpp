@@ -30,6 +30,7 @@
 // delay lands still depends on the machine).
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -68,6 +69,8 @@ constexpr int kMaxGroupApps = 6;
 // A child that was not killed stops on its own after this many commits, so a
 // broken kill cannot leave a writer running. Far more than one kill's worth.
 constexpr std::int64_t kMaxCommitsPerChild = 200'000;
+// The change log the checker keeps (more than one kill's commits).
+constexpr std::int64_t kRetainedRevisions = 2'000;
 
 // The apps of group `slot`: 2 to 6, so that groups differ in size.
 int group_apps(int slot) { return 2 + slot % (kMaxGroupApps - 1); }
@@ -263,9 +266,18 @@ std::string missing(const Snapshot& s, const Ack& ack) {
   return "unknown acknowledgement kind " + std::to_string(ack.kind);
 }
 
+// The change log from revision `from` on: revision -> the ids changed in it.
+using LogIds = std::map<Revision, std::vector<std::string>>;
+
+LogIds log_ids_from(const Registry& reg, Revision from) {
+  LogIds out;
+  for (const auto& e : reg.changes(from)) out[e.revision].push_back(e.id);
+  return out;
+}
+
 // Empty when the change log holds exactly the records of `ack` under its
 // revision (a later write may have replaced the records, never the log).
-std::string log_mismatch(const Registry& reg, const Ack& ack) {
+std::string log_mismatch(const LogIds& log, const Ack& ack) {
   std::vector<std::string> want;
   switch (static_cast<WriteKind>(ack.kind)) {
     case WriteKind::solo_config:
@@ -280,9 +292,7 @@ std::string log_mismatch(const Registry& reg, const Ack& ack) {
       break;
   }
   std::vector<std::string> got;
-  for (const auto& e : reg.changes(ack.revision, kMaxGroupApps + 2)) {
-    if (e.revision == ack.revision) got.push_back(e.id);
-  }
+  if (auto it = log.find(ack.revision); it != log.end()) got = it->second;
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());
   if (got == want) return {};
@@ -326,9 +336,12 @@ std::string partial_groups(const Snapshot& s) {
   return problems;
 }
 
-std::vector<std::string> raw_integrity_check(const fs::path& path) {
+// PRAGMA integrity_check through a plain sqlite3 connection: read-write when
+// it is the first to open the file after a kill (it then recovers the WAL),
+// read-only after the library has.
+std::vector<std::string> raw_integrity_check(const fs::path& path, int flags) {
   std::vector<std::string> out;
-  for (const auto& row : test::exec_sql(path, "PRAGMA integrity_check")) {
+  for (const auto& row : test::detail::with_db(path, flags, "PRAGMA integrity_check")) {
     out.push_back(row.empty() ? "" : row.front());
   }
   return out;
@@ -368,6 +381,22 @@ std::vector<Ack> read_acks(int fd) {
     acks.push_back(ack);
   }
   return acks;
+}
+
+// Reads exactly one acknowledgement; false at EOF (the child died first) or
+// when none comes within a minute (a hung child: the kill comes next anyway).
+bool read_one_ack(int fd, Ack& ack) {
+  pollfd ready{fd, POLLIN, 0};
+  if (::poll(&ready, 1, 60'000) != 1) return false;
+  char* p = reinterpret_cast<char*>(&ack);
+  std::size_t got = 0;
+  while (got < sizeof ack) {
+    const ssize_t n = ::read(fd, p + got, sizeof ack - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<std::size_t>(n);
+  }
+  return true;
 }
 
 struct Child {
@@ -425,11 +454,12 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
 
   test::TempDir dir;
   const fs::path path = dir / "crash.db";
-  // Kills land anywhere from the fork (inside open) to 25 ms of writing: a
-  // few commits under synchronous=full (each waits for fsync), tens under
-  // normal.
+  // One kill in eight lands while the child opens the registry (anywhere from
+  // the fork to its usual first commit); the others land up to 15 ms after the
+  // child's first commit, wherever that falls on a slow or busy machine: a few
+  // commits under synchronous=full (each waits for fsync), tens under normal.
   const std::int64_t open_us = first_ack_us(path, sync);
-  constexpr std::int64_t kWritingUs = 25'000;
+  constexpr std::int64_t kWritingUs = 15'000;
 
   Totals t;
   std::map<std::pair<std::int32_t, std::int32_t>, Ack> latest;  // (kind, slot) -> last ack
@@ -439,14 +469,21 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
   const auto started = std::chrono::steady_clock::now();
   for (int kill = 0; kill < kills; ++kill) {
     const std::uint64_t child_seed = random();
-    const auto delay =
-        std::uniform_int_distribution<std::int64_t>(0, open_us + kWritingUs)(random);
+    const bool during_open = random() % 8 == 0;
+    const auto delay = std::uniform_int_distribution<std::int64_t>(
+        0, during_open ? open_us : kWritingUs)(random);
     Child child = start_writer(path, sync, child_seed, next_gen);
+    std::vector<Ack> acks;
+    if (!during_open) {
+      // Blocks until the first commit, or until the child dies (EOF).
+      Ack first;
+      if (read_one_ack(child.ack_fd, first)) acks.push_back(first);
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(delay));
     ::kill(child.pid, SIGKILL);
     int status = 0;
     REQUIRE(::waitpid(child.pid, &status, 0) == child.pid);
-    const std::vector<Ack> acks = read_acks(child.ack_fd);
+    for (const Ack& ack : read_acks(child.ack_fd)) acks.push_back(ack);
     ::close(child.ack_fd);
     ++t.kills;
     if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
@@ -458,13 +495,19 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
     // Raw sqlite3 recovers the file first on even kills, the library on odd
     // ones: both must find it sound whoever gets there first.
     bool integrity_ok = true;
-    if (kill % 2 == 0) integrity_ok = raw_integrity_check(path) == std::vector<std::string>{"ok"};
+    if (kill % 2 == 0) {
+      integrity_ok =
+          raw_integrity_check(path, SQLITE_OPEN_READWRITE) == std::vector<std::string>{"ok"};
+    }
 
     Snapshot s;
     {
-      Registry reg = Registry::open(path, options_for(sync, "crash-checker"));
+      cairn::Options checker = options_for(sync, "crash-checker");
+      checker.change_log_max_revisions = kRetainedRevisions;
+      Registry reg = Registry::open(path, checker);
       if (reg.integrity_check() != std::vector<std::string>{"ok"}) integrity_ok = false;
       s = snapshot(reg);
+      const LogIds log = acks.empty() ? LogIds{} : log_ids_from(reg, acks.front().revision);
       for (const Ack& ack : acks) {
         ++t.acks_checked;
         if (ack.revision <= last_acked_revision) {
@@ -473,29 +516,40 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
                              " after revision " + std::to_string(last_acked_revision));
         }
         last_acked_revision = std::max(last_acked_revision, ack.revision);
-        if (auto m = missing(s, ack); !m.empty()) {
-          ++t.lost;
-          t.report(kill, "lost: " + m);
-        }
-        if (auto m = log_mismatch(reg, ack); !m.empty()) {
+        if (auto m = log_mismatch(log, ack); !m.empty()) {
           ++t.log_mismatches;
           t.report(kill, m);
         }
-        latest[{ack.kind, ack.slot}] = ack;
+        if (auto m = missing(s, ack); !m.empty()) {
+          ++t.lost;
+          t.report(kill, "lost: " + m);
+        } else {
+          latest[{ack.kind, ack.slot}] = ack;
+        }
       }
+      // The change log would grow by every commit of every kill, and with it
+      // the cost of each check: keep the newest revisions only (the checks
+      // above read this kill's revisions, which retention keeps).
+      reg.compact_change_log();
     }  // closed: no registry is open at the next fork
 
-    if (kill % 2 == 1) integrity_ok = integrity_ok && raw_integrity_check(path) ==
-                                                          std::vector<std::string>{"ok"};
+    if (kill % 2 == 1) {
+      integrity_ok = integrity_ok && raw_integrity_check(path, SQLITE_OPEN_READONLY) ==
+                                         std::vector<std::string>{"ok"};
+    }
     if (!integrity_ok) {
       ++t.integrity_failures;
       t.report(kill, "integrity_check is not ok");
     }
-    // What earlier children had acknowledged is still there.
-    for (const auto& [key, ack] : latest) {
-      if (auto m = missing(s, ack); !m.empty()) {
+    // What earlier children had acknowledged is still there. (A loss is
+    // counted once: the lost acknowledgement is then forgotten.)
+    for (auto it = latest.begin(); it != latest.end();) {
+      if (auto m = missing(s, it->second); !m.empty()) {
         ++t.lost;
         t.report(kill, "lost since an earlier kill: " + m);
+        it = latest.erase(it);
+      } else {
+        ++it;
       }
     }
     if (auto p = partial_groups(s); !p.empty()) {
