@@ -72,11 +72,11 @@ std::int64_t counter_of(const std::optional<json>& value) {
 // What one process did: its threads' results, merged.
 struct Outcome {
   std::int64_t commits = 0;
-  std::vector<std::int64_t> values;   // counter values committed
-  std::vector<Revision> revisions;    // their revisions
+  std::vector<std::int64_t> values;            // counter values committed
+  std::vector<Revision> revisions;             // their revisions
   std::map<std::string, std::int64_t> errors;  // errc name (or "other") -> count
-  std::vector<std::string> messages;  // the first few error messages
-  std::int64_t stale_reads = 0;       // a read after commit saw less than the commit
+  std::vector<std::string> messages;           // the first few error messages
+  std::int64_t stale_reads = 0;                // a read after commit saw less than the commit
 };
 
 void run_thread(Registry& reg, int process, int thread, int transactions, Outcome& out,
@@ -145,8 +145,8 @@ std::string read_all(int fd) {
 // A forked worker process: opens its own registry, says it is ready on
 // `report_fd` (one byte), waits for the go on `go_fd`, runs its threads, and
 // writes its Outcome as JSON on `report_fd`. Never returns.
-[[noreturn]] void worker_process(const fs::path& path, int process, int transactions,
-                                 int go_fd, int report_fd) {
+[[noreturn]] void worker_process(const fs::path& path, int process, int transactions, int go_fd,
+                                 int report_fd) {
   json report;
   int status = 0;
   try {
@@ -177,8 +177,9 @@ std::string read_all(int fd) {
 
 }  // namespace
 
-TEST_CASE("contention: 2 processes x 2 threads of read-modify-write lose no update and see no "
-          "busy error") {
+TEST_CASE(
+    "contention: 2 processes x 2 threads of read-modify-write lose no update and see no "
+    "busy error") {
   const int per_thread = per_thread_from_env();
   const std::int64_t attempts = std::int64_t{kProcesses} * kThreads * per_thread;
   test::TempDir dir;
@@ -265,8 +266,8 @@ TEST_CASE("contention: 2 processes x 2 threads of read-modify-write lose no upda
   }
   std::sort(revisions.begin(), revisions.end());
   const auto shared_revisions =
-      revisions.size() - static_cast<std::size_t>(
-                             std::unique(revisions.begin(), revisions.end()) - revisions.begin());
+      revisions.size() -
+      static_cast<std::size_t>(std::unique(revisions.begin(), revisions.end()) - revisions.begin());
   std::string error_text;
   std::int64_t error_count = 0;
   for (const auto& [code, n] : errors) {
@@ -282,8 +283,8 @@ TEST_CASE("contention: 2 processes x 2 threads of read-modify-write lose no upda
       kProcesses, kThreads, static_cast<long long>(attempts), static_cast<long long>(commits),
       static_cast<long long>(error_count), error_text.c_str(), static_cast<long long>(counter),
       static_cast<long long>(grew), static_cast<long long>(duplicated_values),
-      static_cast<long long>(missing_values), shared_revisions,
-      static_cast<long long>(stale_reads), static_cast<long long>(ms),
+      static_cast<long long>(missing_values), shared_revisions, static_cast<long long>(stale_reads),
+      static_cast<long long>(ms),
       ms > 0 ? 1000.0 * static_cast<double>(commits) / static_cast<double>(ms) : 0.0);
   std::fflush(stdout);
 

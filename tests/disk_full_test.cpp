@@ -52,7 +52,7 @@ namespace {
 
 constexpr std::size_t kValueBytes = 32 * 1024;
 constexpr int kValuesPerTx = 4;
-constexpr int kMaxRounds = 2000;         // far more than the headroom holds
+constexpr int kMaxRounds = 2000;                 // far more than the headroom holds
 constexpr std::int64_t kHeadroom = 1024 * 1024;  // the limit, above database + WAL
 
 // Where the failing write happens.
@@ -226,8 +226,8 @@ json fill_until_full(Registry& reg, const fs::path& path, const std::string& pre
     std::lock_guard lock(mu);
     for (const auto& [rev, id] : events) {
       const bool of_failed_round =
-          id == failed_app || std::find(failed_keys.begin(), failed_keys.end(), id) !=
-                                  failed_keys.end();
+          id == failed_app ||
+          std::find(failed_keys.begin(), failed_keys.end(), id) != failed_keys.end();
       if (!of_failed_round) continue;
       if (r.contains("retry_revision") && rev == r["retry_revision"].get<Revision>()) {
         ++retry_events;
@@ -343,18 +343,17 @@ void run_scenario(Spill spill, const char* name) {
   REQUIRE(!report.contains("child_error"));
   for (const char* phase : {"fresh", "reopened"}) {
     const json& r = report[phase];
-    std::printf("disk full (%s, %s): %d rounds fitted under a limit of %lld bytes, then %s in %s "
-                "(%s); retried as revision %lld\n",
-                name, phase, r.value("rounds_committed", 0),
-                static_cast<long long>(r.value("limit", std::int64_t{0})),
-                r.value("code", std::string("nothing")).c_str(),
-                r.value("failed_in", std::string("-")).c_str(),
-                r.value("message", std::string()).c_str(),
-                static_cast<long long>(r.value("retry_revision", Revision{0})));
+    std::printf(
+        "disk full (%s, %s): %d rounds fitted under a limit of %lld bytes, then %s in %s "
+        "(%s); retried as revision %lld\n",
+        name, phase, r.value("rounds_committed", 0),
+        static_cast<long long>(r.value("limit", std::int64_t{0})),
+        r.value("code", std::string("nothing")).c_str(),
+        r.value("failed_in", std::string("-")).c_str(), r.value("message", std::string()).c_str(),
+        static_cast<long long>(r.value("retry_revision", Revision{0})));
     check_phase(r, phase);
     // The scenario is about the place it names.
-    CHECK(r.value("failed_in", std::string()) ==
-          (spill == Spill::at_commit ? "commit" : "write"));
+    CHECK(r.value("failed_in", std::string()) == (spill == Spill::at_commit ? "commit" : "write"));
   }
   std::fflush(stdout);
   CHECK(report["reopened_intact"].empty());
@@ -364,12 +363,14 @@ void run_scenario(Spill spill, const char* name) {
 
 }  // namespace
 
-TEST_CASE("disk full: a transaction that fills the disk at COMMIT fails with disk_full and "
-          "keeps nothing") {
+TEST_CASE(
+    "disk full: a transaction that fills the disk at COMMIT fails with disk_full and "
+    "keeps nothing") {
   run_scenario(Spill::at_commit, "at commit");
 }
 
-TEST_CASE("disk full: a transaction that fills the disk while it writes fails with disk_full "
-          "and keeps nothing") {
+TEST_CASE(
+    "disk full: a transaction that fills the disk while it writes fails with disk_full "
+    "and keeps nothing") {
   run_scenario(Spill::mid_transaction, "mid-transaction");
 }

@@ -100,8 +100,7 @@ std::uint64_t seed_from_env() {
     if (const char* s = std::getenv("CAIRN_SEED"); s != nullptr && *s != '\0') {
       return std::strtoull(s, nullptr, 10);
     }
-    return static_cast<std::uint64_t>(
-        std::chrono::system_clock::now().time_since_epoch().count());
+    return static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   }();
   return seed;
 }
@@ -176,9 +175,10 @@ Revision write_group(Registry& reg, int slot, std::int64_t gen, std::mt19937_64&
       if (dice < 35) {
         ack.kind = static_cast<std::int32_t>(WriteKind::solo_config);
         ack.slot = std::uniform_int_distribution<int>(0, kSoloConfigs - 1)(random);
-        ack.revision = reg.config()
-                           .save(solo_config_key(ack.slot), {{"gen", gen}, {"pad", padding(random)}})
-                           .revision;
+        ack.revision =
+            reg.config()
+                .save(solo_config_key(ack.slot), {{"gen", gen}, {"pad", padding(random)}})
+                .revision;
       } else if (dice < 60) {
         ack.kind = static_cast<std::int32_t>(WriteKind::solo_app);
         ack.slot = std::uniform_int_distribution<int>(0, kSoloApps - 1)(random);
@@ -319,8 +319,8 @@ std::string partial_groups(const Snapshot& s) {
     };
     for (int i = 0; i < group_apps(slot); ++i) look(s.apps, group_app_id(slot, i));
     look(s.configs, group_config_key(slot));
-    const bool one_gen = std::adjacent_find(gens.begin(), gens.end(), std::not_equal_to<>()) ==
-                         gens.end();
+    const bool one_gen =
+        std::adjacent_find(gens.begin(), gens.end(), std::not_equal_to<>()) == gens.end();
     if ((absent > 0 && !present.empty()) || !one_gen) {
       problems += "group " + std::to_string(slot) + ": " + std::to_string(present.size()) +
                   " records present, " + std::to_string(absent) + " absent, generations";
@@ -351,13 +351,13 @@ std::vector<std::string> raw_integrity_check(const fs::path& path, int flags) {
 struct Totals {
   int kills = 0;
   std::int64_t acks_checked = 0;
-  int lost = 0;             // acknowledged writes missing (this kill's or older)
-  int log_mismatches = 0;   // change log rows of an acknowledged revision wrong
-  int partial = 0;          // kills after which some group was partly written
+  int lost = 0;            // acknowledged writes missing (this kill's or older)
+  int log_mismatches = 0;  // change log rows of an acknowledged revision wrong
+  int partial = 0;         // kills after which some group was partly written
   int integrity_failures = 0;
-  int revision_reuse = 0;   // an acknowledged revision not above the previous one
-  int child_errors = 0;     // children that failed or stopped on their own
-  int before_first_ack = 0; // kills that landed before the child's first commit
+  int revision_reuse = 0;            // an acknowledged revision not above the previous one
+  int child_errors = 0;              // children that failed or stopped on their own
+  int before_first_ack = 0;          // kills that landed before the child's first commit
   std::vector<std::string> reports;  // the first problems, for the log
 
   void report(int kill, const std::string& what) {
@@ -471,8 +471,8 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
   for (int kill = 0; kill < kills; ++kill) {
     const std::uint64_t child_seed = random();
     const bool during_open = random() % 8 == 0;
-    const auto delay = std::uniform_int_distribution<std::int64_t>(
-        0, during_open ? open_us : kWritingUs)(random);
+    const auto delay =
+        std::uniform_int_distribution<std::int64_t>(0, during_open ? open_us : kWritingUs)(random);
     Child child = start_writer(path, sync, child_seed, next_gen);
     std::vector<Ack> acks;
     if (!during_open) {
@@ -572,10 +572,9 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
       "%d kills before the first commit, last revision %lld, first commit after %lld ms "
       "(%lld ms, seed %llu)\n",
       mode, t.kills, static_cast<long long>(t.acks_checked), t.lost, t.partial,
-      t.integrity_failures, t.log_mismatches, t.revision_reuse, t.child_errors,
-      t.before_first_ack, static_cast<long long>(last_acked_revision),
-      static_cast<long long>(open_us / 1000), static_cast<long long>(ms),
-      static_cast<unsigned long long>(seed));
+      t.integrity_failures, t.log_mismatches, t.revision_reuse, t.child_errors, t.before_first_ack,
+      static_cast<long long>(last_acked_revision), static_cast<long long>(open_us / 1000),
+      static_cast<long long>(ms), static_cast<unsigned long long>(seed));
   std::fflush(stdout);
 
   CHECK(t.lost == 0);
