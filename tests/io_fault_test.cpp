@@ -481,10 +481,9 @@ bool run_once(const fs::path& root, const Operation& op, const Reference& ref, c
     CHECK_MESSAGE(reopened == without_marker(ref.after), "after reopening: ",
                   first_difference(reopened, without_marker(ref.after)));
   } else {
-    CHECK_MESSAGE(reopened == without_marker(seen == Seen::before ? ref.before : ref.after),
+    CHECK_MESSAGE(reopened == without_marker(now),
                   "the content changed when the file was reopened: ",
-                  first_difference(reopened,
-                                   without_marker(seen == Seen::before ? ref.before : ref.after)));
+                  first_difference(reopened, without_marker(now)));
   }
   return fired;
 }
