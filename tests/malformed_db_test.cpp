@@ -19,7 +19,8 @@
 //
 // CAIRN_VARIANTS sets the number of variants (default 1000); CAIRN_SEED
 // replays a run, and CAIRN_VARIANT=i with the same seed replays variant i
-// alone. CAIRN_HANG_SECONDS: how long a child may take (default 60).
+// alone; with CAIRN_KEEP=<file> too, that variant's file is written there.
+// CAIRN_HANG_SECONDS: how long a child may take (default 60).
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
@@ -541,6 +542,9 @@ Results run_variants() {
   for (int i = 0; i < variants; ++i) {
     if (only >= 0 && i != only) continue;
     const Variant v = make_variant(original, layout, seed, i);
+    if (const char* keep = std::getenv("CAIRN_KEEP"); keep != nullptr && only >= 0) {
+      test::write_bytes(keep, v.bytes);  // the variant's file, to look at by hand
+    }
     remove_db(variant_path);
     test::write_bytes(variant_path, v.bytes);
     ++runs[v.region];
