@@ -44,7 +44,7 @@ class RegistryImpl {
 
   // Background work stops first: it reads the database and stores positions.
   void close() noexcept {
-    stop_purger();
+    stop_maintenance();
     if (scheduler) scheduler->stop();
     bus->stop();
     ctx.on_commit = nullptr;
@@ -52,48 +52,58 @@ class RegistryImpl {
     ctx.close();
   }
 
-  // ---- The background purge of expired KV entries and triggers ----
-  // Started on the first write with a TTL (or at open, when the file holds
-  // entries that expire), so a registry that never uses TTLs has no thread.
+  // ---- Background maintenance ----
+  // One thread purges expired KV entries and triggers, and truncates a WAL
+  // that grew past its bound. It starts on the first write with a TTL, the
+  // first use of triggers, or the WAL passing its bound (or at open, when
+  // the file holds entries that expire), so a registry that needs none of
+  // it has no thread.
 
-  void enable_purger() {
-    ctx.on_expiring_write = [this] { start_purger(); };
+  void enable_maintenance() {
+    ctx.on_expiring_write = [this] { start_maintenance(); };
+    ctx.open_database().on_wal_over_bound = [this] { start_maintenance(); };
     const bool pending = ctx.read([](db::Connection& c) {
       return c.query_int("SELECT count(*) FROM (SELECT 1 FROM kv_entries "
                          "WHERE expires_at IS NOT NULL LIMIT 1)") > 0;
     });
-    if (pending) start_purger();
+    if (pending) start_maintenance();
   }
 
-  void start_purger() {
-    std::lock_guard lock(purge_mu);
-    if (purger.joinable() || purge_stopping || ctx.options().purge_interval_ms <= 0) return;
-    purger = std::thread([this] { purge_loop(); });
+  void start_maintenance() {
+    std::lock_guard lock(maintenance_mu);
+    if (maintenance.joinable() || maintenance_stopping) return;
+    maintenance = std::thread([this] { maintenance_loop(); });
   }
 
-  void purge_loop() {
-    const auto interval = std::chrono::milliseconds(ctx.options().purge_interval_ms);
-    std::unique_lock lock(purge_mu);
-    while (!purge_cv.wait_for(lock, interval, [this] { return purge_stopping; })) {
+  void maintenance_loop() {
+    const Options& o = ctx.options();
+    const auto interval = std::chrono::milliseconds(
+        std::max(1, o.purge_interval_ms > 0 ? std::min(o.purge_interval_ms, o.checkpoint_interval_ms)
+                                            : o.checkpoint_interval_ms));
+    std::unique_lock lock(maintenance_mu);
+    while (!maintenance_cv.wait_for(lock, interval, [this] { return maintenance_stopping; })) {
       lock.unlock();
       try {
-        triggers.purge_expired();
-        // Never waits for the writer: a busy writer means "next time".
-        purge_expired_kv(ctx, kPurgeBatch, /*wait=*/false);
+        if (o.purge_interval_ms > 0) {
+          triggers.purge_expired();
+          // Never waits for the writer: a busy writer means "next time".
+          purge_expired_kv(ctx, kPurgeBatch, /*wait=*/false);
+        }
+        if (ctx.open_database().wal_over_bound()) ctx.try_checkpoint();
       } catch (const std::exception& e) {
-        log(fmt::format("cairn: background purge: {}", e.what()));
+        log(fmt::format("cairn: background maintenance: {}", e.what()));
       }
       lock.lock();
     }
   }
 
-  void stop_purger() noexcept {
+  void stop_maintenance() noexcept {
     {
-      std::lock_guard lock(purge_mu);
-      purge_stopping = true;
+      std::lock_guard lock(maintenance_mu);
+      maintenance_stopping = true;
     }
-    purge_cv.notify_all();
-    if (purger.joinable()) purger.join();
+    maintenance_cv.notify_all();
+    if (maintenance.joinable()) maintenance.join();
   }
 
   // Refuses a foreign, newer or edited database before anything is written,
@@ -115,16 +125,30 @@ class RegistryImpl {
     if (version > 0 && ctx.options().backup_before_migrate && !db.in_memory()) {
       result.backup = backup_before_migrating(db, target);
     }
+    // schema.migrated is written in the last step's transaction: a crash or
+    // an I/O error never leaves the steps applied without it. Concurrent
+    // migrators: only the one that applied steps reports them.
+    std::vector<Change> migrated;
+    migrator.on_last_step = [&](db::Connection& conn, int from, int to) {
+      if (from == 0) return;  // a new registry: nothing was migrated
+      Change change{
+          .revision = allocate_revision(conn),
+          .index = 0,
+          .kind = Kind::registry,
+          .op = Op::migrated,
+          .topic = "schema.migrated",
+          .id = db.path().string(),
+          .before = std::nullopt,
+          .after = nlohmann::json{{"from", from}, {"to", to}}.dump(),
+          .at = ctx.now(),
+          .actor = ctx.options().actor,
+      };
+      append_change(conn, change);
+      migrated = {std::move(change)};
+    };
     const Migrator::UpResult up = migrator.up(target);
     result.to_version = up.version;
-    // Concurrent migrators: only the one that applied steps reports them.
-    if (up.applied_from && *up.applied_from > 0) {
-      ctx.write([&](Writer& w) {
-        w.record(Kind::registry, Op::migrated, "schema.migrated", db.path().string(),
-                 std::nullopt,
-                 nlohmann::json{{"from", *up.applied_from}, {"to", up.version}}.dump());
-      });
-    }
+    if (!migrated.empty() && ctx.on_commit) ctx.on_commit(std::move(migrated));
     return result;
   }
 
@@ -180,14 +204,25 @@ class RegistryImpl {
 
   BackupInfo backup(const std::filesystem::path& dest, const BackupOptions& options) {
     BackupInfo info = write_backup(ctx.open_database(), dest, options, ctx.now());
+    try {
+      ctx.write([&](Writer& w) {
+        w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(), std::nullopt,
+                 nlohmann::json(info).dump());
+      });
+    } catch (const Error& e) {
+      // No backup without its event: the call fails whole.
+      std::error_code ignored;
+      std::filesystem::remove(info.manifest, ignored);
+      std::filesystem::remove(info.path, ignored);
+      throw Error(errc::backup_failed,
+                  fmt::format("{}: recording the backup failed, the backup was removed: {}",
+                              dest.string(), e.what()),
+                  e.sqlite_code());
+    }
     {
       std::lock_guard lock(backup_mu);
       last_backup = info;
     }
-    ctx.write([&](Writer& w) {
-      w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(), std::nullopt,
-               nlohmann::json(info).dump());
-    });
     return info;
   }
 
@@ -206,10 +241,10 @@ class RegistryImpl {
   TriggerTable triggers;
   std::unique_ptr<BackupScheduler> scheduler;
 
-  std::mutex purge_mu;
-  std::condition_variable purge_cv;
-  bool purge_stopping = false;
-  std::thread purger;
+  std::mutex maintenance_mu;
+  std::condition_variable maintenance_cv;
+  bool maintenance_stopping = false;
+  std::thread maintenance;
 
   std::mutex backup_mu;  // guards the last_backup facts
   BackupInfo last_backup;
@@ -263,14 +298,14 @@ Registry Registry::open(const std::filesystem::path& path, const Options& option
       std::make_unique<detail::RegistryImpl>(db::Database::open_file(path, options), options);
   impl->prepare_schema();
   impl->start_scheduled_backups();
-  impl->enable_purger();
+  impl->enable_maintenance();
   return Registry(std::move(impl));
 }
 
 Registry Registry::open_in_memory(const Options& options) {
   auto impl = std::make_unique<detail::RegistryImpl>(db::Database::open_memory(options), options);
   impl->prepare_schema();
-  impl->enable_purger();
+  impl->enable_maintenance();
   return Registry(std::move(impl));
 }
 
@@ -286,7 +321,7 @@ KvStore Registry::kv(std::string_view name_space) {
 }
 TriggerStore Registry::triggers() {
   impl_->ctx.open_database();
-  impl_->start_purger();
+  impl_->start_maintenance();
   return TriggerStore(&impl_->triggers);
 }
 
@@ -347,6 +382,13 @@ Stats Registry::stats() const {
   } else {
     s.database_bytes = db::file_size_or_zero(db.path());
     s.wal_bytes = db::file_size_or_zero(db.path().string() + "-wal");
+    const std::int64_t bound = impl_->ctx.options().journal_size_limit;
+    if (bound >= 0 && s.wal_bytes > bound) {
+      s.warnings.push_back(fmt::format(
+          "the WAL is {} bytes, past its bound of {}: a reader holds an old snapshot, so "
+          "checkpoints cannot finish until it lets go",
+          s.wal_bytes, bound));
+    }
   }
   s.statements_cached =
       static_cast<std::int64_t>(impl_->ctx.open_database().statements_cached());
@@ -445,6 +487,7 @@ void to_json(nlohmann::json& j, const Stats& s) {
         {"at", s.last_backup_at},
         {"duration_ms", s.last_backup_duration_ms}}},
   };
+  j["warnings"] = s.warnings;
   auto& subscribers = j["subscribers"] = nlohmann::json::array();
   for (const auto& sub : s.subscribers) {
     subscribers.push_back({{"name", sub.name},

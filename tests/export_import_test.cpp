@@ -551,8 +551,8 @@ TEST_CASE("export/import: import replaces records with the same key and keeps th
 // the target's created_at for apps, pools, memory blocks, config entries and
 // the torrent session (their upserts do not set created_at on conflict), so
 // "records keep their timestamps" holds only for new keys, torrents and KV.
-// (may_fail until fixed)
-TEST_CASE("export/import: a replaced record keeps the imported created_at" * doctest::may_fail()) {
+// Fixed: every upsert sets created_at from the written record.
+TEST_CASE("export/import: a replaced record keeps the imported created_at") {
   Registries r;
   auto src = r.memory();
   populate(src, r.clock);

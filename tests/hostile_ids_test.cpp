@@ -501,7 +501,10 @@ Values benign_twin(std::size_t i) {
           "v" + std::to_string(i)};
 }
 
+// Also installs the hooks, so that every registry a test opens has them on
+// all its connections (record() only switches the recording on).
 cairn::Options test_options() {
+  install_auto_extension();
   cairn::Options o;
   o.synchronous = cairn::Synchronous::normal;
   return o;

@@ -39,8 +39,14 @@ struct Options {
   // Bytes of the file mapped into memory for reads. Default: 256 MiB.
   std::int64_t mmap_size = 256ll << 20;
 
-  // The WAL is truncated back to this size after a checkpoint. Default: 64 MiB.
+  // The bound on the WAL file. Checkpoints keep it below this size; when a
+  // long-lived reader holds an old snapshot the WAL grows past it, stats()
+  // warns, and once the reader lets go a background checkpoint truncates it
+  // within checkpoint_interval_ms. Default: 64 MiB.
   std::int64_t journal_size_limit = 64ll << 20;
+  // How often the background thread retries that checkpoint while the WAL is
+  // over the bound. Default: 1000 ms.
+  int checkpoint_interval_ms = 1000;
 
   // Read-only connections kept for reads outside a transaction. Reads beyond
   // this many at once wait for a free one. Default: 4.

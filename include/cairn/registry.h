@@ -95,6 +95,9 @@ struct Stats {
   std::string last_backup_path{};
   Timestamp last_backup_at = 0;
   std::int64_t last_backup_duration_ms = 0;
+  // Conditions an operator should look at, one sentence each: the WAL past
+  // Options::journal_size_limit (a reader holds an old snapshot).
+  std::vector<std::string> warnings{};
 };
 
 void to_json(nlohmann::json& j, const Stats& s);

@@ -36,8 +36,9 @@ constexpr const char* kUserVersion = "PRAGMA user_version";
 constexpr const char* kApplicationIdQuery = "PRAGMA application_id";
 constexpr std::size_t kMaxManifestBytes = 64 * 1024;
 
-[[noreturn]] void fail(errc code, const std::filesystem::path& file, std::string_view problem) {
-  throw Error(code, fmt::format("{}: {}", file.string(), problem));
+[[noreturn]] void fail(errc code, const std::filesystem::path& file, std::string_view problem,
+                       int sqlite_code = 0) {
+  throw Error(code, fmt::format("{}: {}", file.string(), problem), sqlite_code);
 }
 
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -197,7 +198,7 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
         }
         if (rc != SQLITE_DONE) {
           sqlite3_backup_finish(copy);
-          fail(errc::backup_failed, dest, fmt::format("copy failed: {}", sqlite3_errstr(rc)));
+          fail(errc::backup_failed, dest, fmt::format("copy failed: {}", sqlite3_errstr(rc)), rc);
         }
         sqlite3_backup_finish(copy);
         // A standalone file: no -wal beside it when it is opened later.

@@ -1,6 +1,7 @@
 #include "db/connection.h"
 
 #include <SQLiteCpp/Exception.h>
+#include <fmt/format.h>
 
 #include "db/error_map.h"
 
@@ -109,6 +110,11 @@ SQLite::Database open_database(const std::string& target, Connection::Mode mode,
 Connection::Connection(const std::string& target, Mode mode, int busy_timeout_ms)
     : db_(open_database(target, mode, busy_timeout_ms)) {
   sqlite3_extended_result_codes(handle(), 1);
+  // Only the registry's writer checkpoints (Database::on_wal_commit), even
+  // when a read-only connection is the last to close.
+  if (mode == Mode::read_only) {
+    sqlite3_db_config(handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  }
 }
 
 Connection::~Connection() {
@@ -125,6 +131,13 @@ sqlite3_stmt* Connection::compile(const char* sql, bool persistent) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(handle(), sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
                               &stmt, nullptr);
+  if (rc == SQLITE_ERROR) {
+    // Our SQL is constant and tested against the schema: when it does not
+    // compile, the schema in the file is damaged (or was edited by hand).
+    throw Error(errc::corrupt,
+                fmt::format("prepare: {}: the database schema is damaged", sqlite3_errmsg(handle())),
+                sqlite3_extended_errcode(handle()));
+  }
   if (rc != SQLITE_OK) throw_sqlite(handle(), rc, "prepare");
   return stmt;
 }

@@ -60,6 +60,44 @@ void Database::configure() {
       "PRAGMA mmap_size = {}; PRAGMA journal_size_limit = {}; PRAGMA trusted_schema = OFF;",
       options_.synchronous == Synchronous::full ? "FULL" : "NORMAL", options_.cache_size_kib,
       options_.mmap_size, options_.journal_size_limit));
+  if (!in_memory_) {
+    page_size_ = w.query_int("PRAGMA page_size");
+    // Replaces SQLite's own autocheckpoint hook (see on_wal_commit).
+    sqlite3_wal_hook(w.handle(), &Database::on_wal_commit, this);
+  }
+}
+
+int Database::on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
+  auto* database = static_cast<Database*>(self);
+  constexpr int kAutoCheckpointPages = 1000;  // SQLite's default
+  if (pages >= kAutoCheckpointPages) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  const std::int64_t bytes = static_cast<std::int64_t>(pages) * database->page_size_;
+  if (bytes > database->options_.journal_size_limit && !database->wal_over_bound_.exchange(true)) {
+    if (database->on_wal_over_bound) database->on_wal_over_bound();
+  }
+  return SQLITE_OK;
+}
+
+bool Database::checkpoint_truncate() {
+  if (in_memory_) return true;
+  sqlite3* w = writer_->handle();
+  sqlite3_busy_timeout(w, 0);  // readers on an old snapshot: try again later
+  const int rc = sqlite3_wal_checkpoint_v2(w, "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(w, options_.busy_timeout_ms);
+  if (rc != SQLITE_OK) return false;
+  wal_over_bound_ = false;
+  return true;
+}
+
+void Database::reopen_writer() {
+  if (in_memory_) return;  // the data lives in the connection: nothing to reopen
+  auto fresh = std::make_unique<Connection>(path_.string(), Connection::Mode::read_write,
+                                            options_.busy_timeout_ms);
+  writer_ = std::move(fresh);
+  configure();
+  ++writer_reopens_;
 }
 
 std::unique_ptr<Connection> Database::open_reader() {

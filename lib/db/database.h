@@ -8,7 +8,9 @@
 // table locks make readers fail with SQLITE_LOCKED while a write is open.)
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -39,6 +41,28 @@ class Database {
 
   bool in_memory() const noexcept { return in_memory_; }
   const std::filesystem::path& path() const noexcept { return path_; }
+
+  // Replaces the writer connection with a fresh one (a durable file only):
+  // after an I/O error, and above all a failed fsync, the old connection's
+  // view of the file cannot be trusted (SQLite's pager may believe pages are
+  // written that are not). The caller holds writer_mutex() and no
+  // transaction is open. Counts in writer_reopens().
+  void reopen_writer();
+  std::int64_t writer_reopens() const noexcept { return writer_reopens_; }
+
+  // ---- The WAL bound ----
+  // Only the writer checkpoints (Debian's SQLite 3.40 is inside the range of
+  // SQLite's WAL-reset bug, and one checkpointer avoids it). A hook on the
+  // writer runs SQLite's usual passive checkpoint every 1000 pages, and
+  // notes when the WAL has grown past Options::journal_size_limit: a reader
+  // held an old snapshot, so checkpoints could not catch up.
+  bool wal_over_bound() const noexcept { return wal_over_bound_.load(); }
+  // Called (on the committing thread, holding the writer) when the WAL first
+  // grows past the bound. Set before any write.
+  std::function<void()> on_wal_over_bound;
+  // A TRUNCATE checkpoint that does not wait for readers: true when the WAL
+  // is now empty. The caller holds writer_mutex() and no transaction is open.
+  bool checkpoint_truncate();
 
   // The writer connection. The caller holds writer_mutex().
   Connection& writer() noexcept { return *writer_; }
@@ -75,6 +99,11 @@ class Database {
 
   std::mutex writer_mutex_;
   std::unique_ptr<Connection> writer_;
+  std::int64_t writer_reopens_ = 0;
+  std::int64_t page_size_ = 4096;
+  std::atomic<bool> wal_over_bound_{false};
+
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   std::mutex readers_mutex_;
   std::condition_variable reader_free_;

@@ -11,7 +11,7 @@ struct sqlite3;
 namespace cairn::db {
 
 // The errc for a SQLite (extended) result code.
-errc errc_for_sqlite(int extended_code) noexcept;
+errc errc_for_sqlite(int extended_code, int os_errno = 0) noexcept;
 
 // Throws Error for a failed SQLite call on `db` (may be null), with
 // sqlite3_errmsg and `context` ("prepare", "commit"...) in the message.

@@ -156,14 +156,17 @@ Migrator::UpResult Migrator::up(std::optional<int> target) {
                 fmt::format("migrate up: target version {} is outside 0..{}", *target, latest()));
   }
   UpResult result{.version = check()};
-  for (const Migration& step : pending(result.version, target)) {
-    if (apply(step) && !result.applied_from) result.applied_from = step.version - 1;
+  const std::vector<Migration> steps = pending(result.version, target);
+  for (const Migration& step : steps) {
+    std::optional<int> from;
+    if (&step == &steps.back()) from = result.applied_from.value_or(step.version - 1);
+    if (apply(step, from) && !result.applied_from) result.applied_from = step.version - 1;
   }
   result.version = std::max(result.version, target.value_or(latest()));
   return result;
 }
 
-bool Migrator::apply(const Migration& step) {
+bool Migrator::apply(const Migration& step, std::optional<int> from) {
   const auto started = std::chrono::steady_clock::now();
   StepTransaction tx(conn_);
   // Another migrator may have applied this step while we waited for the lock.
@@ -189,6 +192,7 @@ bool Migrator::apply(const Migration& step) {
         .bind_int(5, elapsed.count())
         .run();
     conn_.exec(fmt::format("PRAGMA user_version = {}", step.version));
+    if (from && on_last_step) on_last_step(conn_, *from, step.version);
     tx.commit();
     return true;
   } catch (const Error& e) {

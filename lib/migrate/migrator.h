@@ -63,9 +63,16 @@ class Migrator {
 
   int latest() const noexcept { return static_cast<int>(chain_.size()); }
 
+  // Runs inside the transaction of the last step that up() applies, before it
+  // commits, with the versions before and after this call's steps: what it
+  // writes (the schema.migrated change-log row) commits with that step or not
+  // at all. May be empty.
+  std::function<void(db::Connection&, int from, int to)> on_last_step;
+
  private:
   int check_in_transaction();
-  bool apply(const Migration& step);  // false: already applied by another
+  // false: already applied by another. `from` is set for the last step.
+  bool apply(const Migration& step, std::optional<int> from);
 
   db::Connection& conn_;
   const std::vector<Migration>& chain_;

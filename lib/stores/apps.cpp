@@ -29,7 +29,7 @@ struct AppCodec {
       "ON CONFLICT (id) DO UPDATE SET pools = excluded.pools, triggers = excluded.triggers, "
       "meta = excluded.meta, protocol_version = excluded.protocol_version, "
       "registered = excluded.registered, last_seen = excluded.last_seen, "
-      "rehydrated = excluded.rehydrated, updated_at = excluded.updated_at, "
+      "rehydrated = excluded.rehydrated, created_at = excluded.created_at, updated_at = excluded.updated_at, "
       "revision = excluded.revision";
   static constexpr const char* kDelete = "DELETE FROM apps WHERE id = ?";
   static constexpr const char* kList =

@@ -18,7 +18,7 @@ struct ConfigCodec {
   static constexpr const char* kUpsert =
       "INSERT INTO server_config (key, value, created_at, updated_at, revision) "
       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-      "updated_at = excluded.updated_at, revision = excluded.revision";
+      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
   static constexpr const char* kDelete = "DELETE FROM server_config WHERE key = ?";
   static constexpr const char* kList =
       "SELECT key, value, created_at, updated_at, revision FROM server_config "

@@ -14,6 +14,7 @@ namespace {
 constexpr const char* kNoun = "kv";
 constexpr std::size_t kMaxKvKeyBytes = 1024;
 constexpr std::size_t kPage = 1000;
+constexpr std::int64_t kMaxTtlMs = 100ll * 365 * 24 * 3600 * 1000;
 
 #define CAIRN_KV_COLUMNS \
   "namespace, key, value, version, expires_at, created_at, updated_at, revision"
@@ -26,15 +27,20 @@ constexpr const char* kUpsert =
     "created_at = excluded.created_at, updated_at = excluded.updated_at, "
     "revision = excluded.revision";
 constexpr const char* kDelete = "DELETE FROM kv_entries WHERE namespace = ? AND key = ?";
-// Live entries from `from` (inclusive) up to `to` (exclusive), after `after`.
-constexpr const char* kListRange =
-    "SELECT " CAIRN_KV_COLUMNS
-    " FROM kv_entries WHERE namespace = ? AND key >= ? AND key < ? AND key > ? "
-    "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?";
-constexpr const char* kListFrom =
-    "SELECT " CAIRN_KV_COLUMNS
-    " FROM kv_entries WHERE namespace = ? AND key >= ? AND key > ? "
-    "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?";
+// Live entries from a lower bound up to `end` (exclusive, when the prefix
+// has one). One lower bound only, so that each page is one seek into the
+// primary key: `key > after` when after is inside the range, else
+// `key >= prefix`.
+#define CAIRN_KV_LIVE " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?"
+constexpr const char* kListFromInclusive = "SELECT " CAIRN_KV_COLUMNS
+    " FROM kv_entries WHERE namespace = ? AND key >= ?" CAIRN_KV_LIVE;
+constexpr const char* kListFromExclusive = "SELECT " CAIRN_KV_COLUMNS
+    " FROM kv_entries WHERE namespace = ? AND key > ?" CAIRN_KV_LIVE;
+constexpr const char* kListRangeInclusive = "SELECT " CAIRN_KV_COLUMNS
+    " FROM kv_entries WHERE namespace = ? AND key >= ? AND key < ?" CAIRN_KV_LIVE;
+constexpr const char* kListRangeExclusive = "SELECT " CAIRN_KV_COLUMNS
+    " FROM kv_entries WHERE namespace = ? AND key > ? AND key < ?" CAIRN_KV_LIVE;
+#undef CAIRN_KV_LIVE
 // Every row (expired too) under a prefix: what erase_prefix removes.
 constexpr const char* kAllRange =
     "SELECT " CAIRN_KV_COLUMNS
@@ -52,6 +58,8 @@ constexpr const char* kEveryLive =
     " FROM kv_entries WHERE (namespace, key) > (?, ?) "
     "AND (expires_at IS NULL OR expires_at > ?) ORDER BY namespace, key LIMIT ?";
 #undef CAIRN_KV_COLUMNS
+constexpr const char* kAnyExpired =
+    "SELECT count(*) FROM (SELECT 1 FROM kv_entries WHERE expires_at <= ? LIMIT 1)";
 constexpr const char* kInfo =
     "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0) "
     "FROM kv_entries WHERE namespace = ? AND (expires_at IS NULL OR expires_at > ?)";
@@ -121,8 +129,9 @@ void check_item(std::string_view ns, const KvItem& item, const Options& options)
     name.fail("value", fmt::format("{} bytes, longer than {}", item.value.size(),
                                    options.max_kv_value_bytes));
   }
-  if (item.options.ttl_ms && *item.options.ttl_ms <= 0) {
-    name.fail("ttl_ms", fmt::format("{} is not a positive duration", *item.options.ttl_ms));
+  if (item.options.ttl_ms && (*item.options.ttl_ms <= 0 || *item.options.ttl_ms > kMaxTtlMs)) {
+    name.fail("ttl_ms", fmt::format("{} is outside 1..{} (100 years)", *item.options.ttl_ms,
+                                    kMaxTtlMs));
   }
   if (item.options.expect_version && *item.options.expect_version < 0) {
     name.fail("expect_version", "negative");
@@ -202,6 +211,13 @@ std::size_t remove_selected(Writer& w, db::Statement s) {
 }  // namespace
 
 std::size_t purge_expired_kv(StoreContext& ctx, std::size_t limit, bool wait) {
+  // A look on a reader first: an idle registry takes no write lock.
+  const bool any = ctx.read([&](db::Connection& c) {
+    db::Statement s = c.prepare(kAnyExpired);
+    s.bind_int(1, ctx.now());
+    return s.step() && s.column_int(0) > 0;
+  });
+  if (!any) return 0;
   std::size_t removed = 0;
   auto purge = [&](Writer& w) {
     db::Statement s = w.db().prepare(kExpiredAll);
@@ -318,12 +334,14 @@ bool KvStore::erase(std::string_view key, std::optional<std::int64_t> expect_ver
 std::vector<KvEntry> KvStore::list(const KvQuery& query) const {
   const auto end = detail::prefix_end(query.prefix);
   return ctx_->read([&](db::Connection& c) {
+    const bool after_inside = query.after >= query.prefix;
+    const char* sql = end ? (after_inside ? detail::kListRangeExclusive : detail::kListRangeInclusive)
+                          : (after_inside ? detail::kListFromExclusive : detail::kListFromInclusive);
     int i = 1;
-    db::Statement s = c.prepare(end ? detail::kListRange : detail::kListFrom);
+    db::Statement s = c.prepare(sql);
     s.bind_text(i++, name_space_);
-    s.bind_text(i++, query.prefix);
+    s.bind_text(i++, after_inside ? query.after : query.prefix);
     if (end) s.bind_text(i++, *end);
-    s.bind_text(i++, query.after);
     s.bind_int(i++, ctx_->now());
     s.bind_int(i, detail::sql_limit(query.limit));
     return detail::read_rows(s);

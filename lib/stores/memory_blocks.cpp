@@ -31,7 +31,7 @@ struct MemoryBlockCodec {
       "size = excluded.size, type = excluded.type, permissions = excluded.permissions, "
       "version = excluded.version, persistent = excluded.persistent, "
       "encrypted = excluded.encrypted, config = excluded.config, "
-      "updated_at = excluded.updated_at, revision = excluded.revision";
+      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
   static constexpr const char* kDelete = "DELETE FROM memory_blocks WHERE id = ?";
   static constexpr const char* kList = "SELECT " CAIRN_BLOCK_COLUMNS
                                        " FROM memory_blocks WHERE id > ? ORDER BY id LIMIT ?";

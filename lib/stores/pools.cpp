@@ -26,7 +26,7 @@ struct PoolCodec {
       "ON CONFLICT (name) DO UPDATE SET type = excluded.type, encrypted = excluded.encrypted, "
       "owners = excluded.owners, policies = excluded.policies, "
       "description = excluded.description, config = excluded.config, "
-      "updated_at = excluded.updated_at, revision = excluded.revision";
+      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
   static constexpr const char* kDelete = "DELETE FROM pools WHERE name = ?";
   static constexpr const char* kList =
       "SELECT " CAIRN_POOL_COLUMNS " FROM pools WHERE name > ? ORDER BY name LIMIT ?";

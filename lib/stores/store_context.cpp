@@ -81,8 +81,19 @@ std::optional<int> StoreContext::try_begin() {
   return begin_locked(db);
 }
 
+bool StoreContext::try_checkpoint() {
+  db::Database& db = open_database();
+  if (owns_transaction() || !db.writer_mutex().try_lock()) return false;
+  std::lock_guard lock(db.writer_mutex(), std::adopt_lock);
+  return db.checkpoint_truncate();
+}
+
 int StoreContext::begin_locked(db::Database& db) {
   try {
+    if (writer_suspect_) {
+      db.reopen_writer();
+      writer_suspect_ = false;
+    }
     db.writer().prepare(kBegin).run();
   } catch (...) {
     db.writer_mutex().unlock();
@@ -141,6 +152,7 @@ void StoreContext::commit(int depth) {
   try {
     w.prepare(kCommit).run();
   } catch (...) {
+    note_failure();
     // A failed COMMIT may leave the transaction open: end it, publish nothing.
     sqlite3_exec(w.handle(), kRollback, nullptr, nullptr, nullptr);
     finish_outermost();
@@ -174,7 +186,29 @@ void StoreContext::rollback(int depth) noexcept {
   finish_outermost();
 }
 
+void StoreContext::note_failure() noexcept {
+  try {
+    throw;
+  } catch (const Error& e) {
+    const errc code = e.code_value();
+    if (code == errc::io_error || code == errc::disk_full || code == errc::corrupt) {
+      writer_suspect_ = true;
+    }
+  } catch (...) {
+  }
+}
+
 void StoreContext::finish_outermost() noexcept {
+  if (writer_suspect_) {
+    writer_suspect_ = false;
+    try {
+      db_->reopen_writer();
+    } catch (...) {
+      // The file cannot be opened now: the next transaction fails, and
+      // tries again.
+      writer_suspect_ = true;
+    }
+  }
   pending_.clear();
   savepoints_.clear();
   revision_.reset();

@@ -87,6 +87,7 @@ class StoreContext {
         return result;
       }
     } catch (...) {
+      note_failure();
       rollback(depth);
       throw;
     }
@@ -104,11 +105,16 @@ class StoreContext {
       fn(writer);
       commit(*depth);
     } catch (...) {
+      note_failure();
       rollback(*depth);
       throw;
     }
     return true;
   }
+
+  // A TRUNCATE checkpoint on the writer when no one holds it (never waits):
+  // true when the WAL is now empty. For the background WAL bound.
+  bool try_checkpoint();
 
   // Holds the writer outside any transaction while replace(writer) rewrites
   // the database (a restore), then runs after(Writer&) in a write transaction
@@ -146,6 +152,9 @@ class StoreContext {
   };
 
   int begin_locked(db::Database& db);
+  // Called in a catch block: an I/O error (a failed write or fsync) makes the
+  // writer connection suspect, and it is reopened when the transaction ends.
+  void note_failure() noexcept;
   void check_owner(int depth) const;
   void finish_outermost() noexcept;
 
@@ -158,6 +167,7 @@ class StoreContext {
   std::optional<Revision> revision_;
   std::vector<Change> pending_;
   std::vector<Savepoint> savepoints_;
+  bool writer_suspect_ = false;
 };
 
 }  // namespace cairn::detail

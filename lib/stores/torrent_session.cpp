@@ -23,7 +23,7 @@ struct TorrentSessionCodec {
   static constexpr const char* kUpsert =
       "INSERT INTO torrent_session (id, document, created_at, updated_at, revision) "
       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET document = excluded.document, "
-      "updated_at = excluded.updated_at, revision = excluded.revision";
+      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
 
   static std::string_view key(const TorrentSession&) { return kSessionKey; }
 

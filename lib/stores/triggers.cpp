@@ -66,6 +66,18 @@ Trigger TriggerTable::create(Trigger t) {
                   fmt::format("{}: already exists", RecordName(kNoun, t.id).str()));
     }
     if (triggers_.size() >= options_.max_triggers) {
+      // Full: expired triggers make room first (each with its event).
+      for (auto e = triggers_.begin(); e != triggers_.end();) {
+        if (expired(e->second, now)) {
+          events.push_back(event(Op::expired, "trigger.expired", &e->second, nullptr));
+          e = triggers_.erase(e);
+        } else {
+          ++e;
+        }
+      }
+    }
+    if (triggers_.size() >= options_.max_triggers) {
+      if (!events.empty()) publish_(std::move(events));
       throw Error(errc::constraint,
                   fmt::format("{}: {} triggers are live, the most Options::max_triggers allows",
                               RecordName(kNoun, t.id).str(), triggers_.size()));
