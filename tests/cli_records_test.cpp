@@ -374,8 +374,18 @@ TEST_CASE("cli kv: every byte value round-trips through stdin and get --raw") {
     CHECK(cli.document({"get", "kv", "bytes", "empty"}).at("value_base64") == "");
   }
   SUBCASE("a value starting with - goes after --") {
-    cli.ok({"put", "kv", "--", "bytes", "dash", "-x"});
+    cli.ok({"put", "kv", "bytes", "dash", "--", "-x"});
     CHECK(cli.ok({"get", "kv", "bytes", "dash", "--raw"}) == "-x");
+    cli.ok({"put", "kv", "--", "bytes", "dash", "--y"});
+    CHECK(cli.ok({"get", "kv", "bytes", "dash", "--raw"}) == "--y");
+  }
+  // CLI11 splits an argument "[a,b]" of a many-valued option into items: the
+  // tool's operands are single-valued so that values like these stay whole.
+  SUBCASE("a value that looks like a list is kept as it is") {
+    cli.ok({"put", "kv", "bytes", "list", "[a,b]"});
+    CHECK(cli.ok({"get", "kv", "bytes", "list", "--raw"}) == "[a,b]");
+    cli.ok({"put", "kv", "bytes", "json", R"([1, {"x": [2,3]}])"});
+    CHECK(cli.ok({"get", "kv", "bytes", "json", "--raw"}) == R"([1, {"x": [2,3]}])");
   }
 }
 

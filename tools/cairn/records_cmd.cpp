@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstddef>
 #include <initializer_list>
@@ -317,6 +318,29 @@ CLI::Validator not_negative() {
       "", "NOT_NEGATIVE");
 }
 
+// The operands after KIND, each its own single-valued positional: CLI11
+// splits an argument like "[a,b]" of a many-valued option into items, which
+// would mangle JSON arrays and KV values.
+class OperandSlots {
+ public:
+  void add(CLI::App& sub, const std::string& name, const std::string& type_name,
+           const std::string& help) {
+    sub.add_option(name, slots_.at(used_++), help)->type_name(type_name);
+  }
+  // The operands given, in order.
+  std::vector<std::string> given() const {
+    std::vector<std::string> operands;
+    for (const std::optional<std::string>& slot : slots_) {
+      if (slot) operands.push_back(*slot);
+    }
+    return operands;
+  }
+
+ private:
+  std::array<std::optional<std::string>, 3> slots_{};
+  std::size_t used_ = 0;
+};
+
 CLI::Option* add_kind(CLI::App& sub, std::string& kind) {
   return sub
       .add_option("kind", kind,
@@ -367,12 +391,17 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
       "  get torrent-session      the session settings (the defaults, revision 0, until saved)\n"
       "  get kv NS KEY [--raw]    the entry, value as value_base64; --raw: the value's bytes\n"
       "  get trigger ID           " +
-      std::string(kTriggerNote));
+      std::string(kTriggerNote) + "\n");
   add_kind(*get_cmd, get->kind);
-  get_cmd->add_option("key", get->operands, "The record's key (kv: NS KEY; torrent-session: none)")
-      ->type_name("KEY...");
+  auto get_operands = std::make_shared<OperandSlots>();
+  get_operands->add(*get_cmd, "key", "KEY",
+                    "Id, name, config key, info hash or trigger id; kv: the namespace");
+  get_operands->add(*get_cmd, "kv_key", "KEY", "kv: the key");
   get_cmd->add_flag("--raw", get->raw, "kv: print the value's bytes as they are, nothing else");
-  commands.push_back({get_cmd, [&globals, get] { return run_get(globals, *get); }});
+  commands.push_back({get_cmd, [&globals, get, get_operands] {
+                        get->operands = get_operands->given();
+                        return run_get(globals, *get);
+                      }});
 
   auto put = std::make_shared<PutArgs>();
   CLI::App* put_cmd =
@@ -381,14 +410,15 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
       "  put KIND [JSON|-]        app, pool, block, torrent, torrent-session: the record's JSON\n"
       "                           config: {\"key\": ..., \"value\": ...}\n"
       "  put kv NS KEY [VALUE|-]  the value's bytes as they are, from the argument or stdin\n"
-      "                           (absent or -); a value starting with -: put kv -- NS KEY -V\n"
+      "                           (absent or -); a value starting with -: put kv NS KEY -- -V\n"
       "  put trigger [JSON|-]     create a trigger and print it; " +
-      std::string(kTriggerNote));
+      std::string(kTriggerNote) + "\n");
   add_kind(*put_cmd, put->kind);
-  put_cmd
-      ->add_option("input", put->operands,
-                   "The record as JSON (kv: NS KEY [VALUE]); absent or -: read stdin")
-      ->type_name("JSON");
+  auto put_operands = std::make_shared<OperandSlots>();
+  put_operands->add(*put_cmd, "input", "JSON",
+                    "The record as JSON, absent or -: read stdin; kv: the namespace");
+  put_operands->add(*put_cmd, "kv_key", "KEY", "kv: the key");
+  put_operands->add(*put_cmd, "value", "VALUE", "kv: the value's bytes; absent or -: read stdin");
   put_cmd
       ->add_option("--expect-revision", put->expect_revision,
                    "Write only if the record's revision is REV (0: only if absent); else exit 4")
@@ -401,7 +431,10 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
       ->check(not_negative());
   put_cmd->add_option("--ttl-ms", put->ttl_ms, "kv: the entry expires N ms after the write")
       ->type_name("N");
-  commands.push_back({put_cmd, [&globals, put] { return run_put(globals, *put); }});
+  commands.push_back({put_cmd, [&globals, put, put_operands] {
+                        put->operands = put_operands->given();
+                        return run_put(globals, *put);
+                      }});
 
   auto rm = std::make_shared<RmArgs>();
   CLI::App* rm_cmd = app.add_subcommand("rm", "Remove a record; exit 3 if it is absent");
@@ -410,9 +443,12 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
       "  rm torrent HASH\n"
       "  rm kv NS KEY [--expect-version V]\n"
       "  rm trigger ID            " +
-      std::string(kTriggerNote));
+      std::string(kTriggerNote) + "\n");
   add_kind(*rm_cmd, rm->kind);
-  rm_cmd->add_option("key", rm->operands, "The record's key (kv: NS KEY)")->type_name("KEY...");
+  auto rm_operands = std::make_shared<OperandSlots>();
+  rm_operands->add(*rm_cmd, "key", "KEY",
+                   "Id, name, config key, info hash or trigger id; kv: the namespace");
+  rm_operands->add(*rm_cmd, "kv_key", "KEY", "kv: the key");
   rm_cmd
       ->add_option("--expect-revision", rm->expect_revision,
                    "Remove only if the record's revision is REV; else exit 4")
@@ -424,7 +460,10 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
       ->type_name("V")
       ->check(not_negative());
   rm_cmd->add_flag("--cascade", rm->cascade, "Pools: also remove the memory blocks in the pool");
-  commands.push_back({rm_cmd, [&globals, rm] { return run_rm(globals, *rm); }});
+  commands.push_back({rm_cmd, [&globals, rm, rm_operands] {
+                        rm->operands = rm_operands->given();
+                        return run_rm(globals, *rm);
+                      }});
 
   auto ls = std::make_shared<LsArgs>();
   CLI::App* ls_cmd = app.add_subcommand(
@@ -433,9 +472,10 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
       "  ls KIND                  app, pool, block, config, torrent\n"
       "  ls kv NS [--prefix P]    the namespace's live entries\n"
       "  ls trigger               " +
-      std::string(kTriggerNote));
+      std::string(kTriggerNote) + "\n");
   add_kind(*ls_cmd, ls->kind);
-  ls_cmd->add_option("ns", ls->operands, "kv: the namespace")->type_name("NS");
+  auto ls_operands = std::make_shared<OperandSlots>();
+  ls_operands->add(*ls_cmd, "ns", "NS", "kv: the namespace");
   ls_cmd->add_option("--pool", ls->pool, "app, block, trigger: only those in this pool")
       ->type_name("P");
   ls_cmd
@@ -449,7 +489,10 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
   ls_cmd->add_option("--limit", ls->limit, "At most N records (0: all)")
       ->type_name("N")
       ->check(not_negative());
-  commands.push_back({ls_cmd, [&globals, ls] { return run_ls(globals, *ls); }});
+  commands.push_back({ls_cmd, [&globals, ls, ls_operands] {
+                        ls->operands = ls_operands->given();
+                        return run_ls(globals, *ls);
+                      }});
 }
 
 }  // namespace cairn::cli
