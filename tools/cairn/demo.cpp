@@ -276,7 +276,7 @@ ExitCode run_demo(const Globals& globals) {
 
 void add_demo_command(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
   CLI::App* demo = app.add_subcommand(
-      "demo", "Walk through the LatZero flow on a registry (default ./cairn-demo.db)");
+      "demo", "Walk through every kind of record on a registry (default ./cairn-demo.db)");
   commands.push_back({demo, [&globals] { return run_demo(globals); }});
 }
 

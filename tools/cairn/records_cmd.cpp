@@ -387,7 +387,7 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
   CLI::App* get_cmd = app.add_subcommand("get", "Print one record as JSON");
   get_cmd->footer(
       "  get KIND KEY             app, pool, block, config: id, name or config key\n"
-      "  get torrent HASH         the info hash (40 or 64 lowercase hex digits)\n"
+      "  get torrent HASH         the info hash (40 or 64 hex digits)\n"
       "  get torrent-session      the session settings (the defaults, revision 0, until saved)\n"
       "  get kv NS KEY [--raw]    the entry, value as value_base64; --raw: the value's bytes\n"
       "  get trigger ID           " +

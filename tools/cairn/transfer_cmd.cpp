@@ -189,8 +189,7 @@ ExitCode run_import(const Globals& globals, const ImportArgs& args) {
 void add_transfer_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
   auto exp = std::make_shared<ExportArgs>();
   CLI::App* export_cmd = app.add_subcommand(
-      "export",
-      "Write the registry's records as JSON Lines (a header line, then one record per line)");
+      "export", "Write the records as JSON Lines (triggers are in memory: not exported)");
   export_cmd
       ->add_option("--kind", exp->kinds,
                    "Only these kinds: app, pool, block, config, torrent, torrent-session, kv "
@@ -205,9 +204,10 @@ void add_transfer_commands(CLI::App& app, const Globals& globals, std::vector<Co
 
   auto imp = std::make_shared<ImportArgs>();
   CLI::App* import_cmd = app.add_subcommand(
-      "import",
-      "Read what export wrote and write it in one transaction, all or nothing; records replace "
-      "those with the same key; print how many were written");
+      "import", "Write an export's records in one transaction (all or nothing); print how many");
+  import_cmd->footer(
+      "Records replace those with the same key and keep their timestamps and versions. A bad\n"
+      "line exits 2 (4 for a broken reference) with \"line N: ...\" and imports nothing.\n");
   import_cmd->add_option("file", imp->input, "The export; absent or -: read stdin")
       ->type_name("FILE");
   commands.push_back({import_cmd, [&globals, imp] { return run_import(globals, *imp); }});
