@@ -260,6 +260,25 @@ TEST_CASE("cli torrent: put, get, ls and rm round-trip a torrent with binary fie
   }
 }
 
+TEST_CASE("cli torrent: a torrent with the largest metainfo (16 MiB) goes through put and get") {
+  const Cli cli;
+  std::string metainfo(16u << 20, '\0');
+  for (std::size_t i = 0; i < metainfo.size(); ++i) {
+    metainfo[i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  json torrent = torrent_json(kHashB, "added", "big");
+  torrent["metainfo_base64"] = base64(metainfo);
+  const std::string text = torrent.dump();
+  REQUIRE(text.size() > (16u << 20));  // past the tool's old 16 MiB input limit
+
+  cli.ok({"--quiet", "put", "torrent", "-"}, text);
+  CHECK(cli.document({"get", "torrent", std::string(kHashB)}).at("metainfo_base64") ==
+        torrent.at("metainfo_base64"));
+
+  torrent["metainfo_base64"] = base64(metainfo + "x");
+  check_usage_error(cli({"put", "torrent", "-"}, torrent.dump()));
+}
+
 TEST_CASE("cli torrent: ls filters by --state and pages with --after and --limit") {
   const Cli cli;
   cli.ok({"put", "torrent", torrent_json(kHashV2, "stopped", "v2").dump()});
@@ -533,6 +552,7 @@ TEST_CASE("cli usage: wrong arguments or options for the kind exit 2") {
       {"ls", "config", "--pool", "p"},
       {"export", "--kind", "widget"},
       {"import", "no-such-file.jsonl"},
+      {"import", cli.dir.path().string()},
       {"import", "a", "b"},
   };
   for (const auto& args : cases) {

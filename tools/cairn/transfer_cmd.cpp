@@ -171,6 +171,9 @@ ExitCode run_import(const Globals& globals, const ImportArgs& args) {
   if (args.input != "-" && !fs::exists(args.input, ec) && !ec) {
     fail_usage("import: no file at " + args.input);
   }
+  if (args.input != "-" && fs::is_directory(args.input, ec)) {
+    fail_usage("import: " + args.input + " is a directory");
+  }
   Registry reg = open_existing_registry(globals);
   const ImportResult result = import_from(reg, globals, args.input);
   if (globals.quiet) return ExitCode::ok;
