@@ -265,8 +265,8 @@ TEST_CASE("cli: demo runs twice on the same file and prints each step") {
     CAPTURE(run);
     const Result demo = run_cairn({"--db", db, "demo"});
     REQUIRE_MESSAGE(demo.exit_code == kOk, demo.err);
-    for (int step = 1; step <= 7; ++step) {
-      CHECK(contains(demo.out, "[" + std::to_string(step) + "/7] "));
+    for (int step = 1; step <= 10; ++step) {
+      CHECK(contains(demo.out, "[" + std::to_string(step) + "/10] "));
     }
     CHECK(contains(demo.out, run == 1 ? "] registered app" : "] re-registered app"));
     CHECK(contains(demo.out, "one transaction updated app"));
@@ -293,14 +293,14 @@ TEST_CASE("cli: demo with --json prints one JSON object per step") {
   const Result demo = run_cairn({"--json", "--db", dir.file("demo.db"), "demo"});
   REQUIRE_MESSAGE(demo.exit_code == kOk, demo.err);
   const std::vector<json> steps = json_lines(demo.out);
-  REQUIRE(steps.size() == 7);
+  REQUIRE(steps.size() == 10);
   for (std::size_t i = 0; i < steps.size(); ++i) {
     CHECK(steps[i].at("step") == i + 1);
     CHECK(steps[i].at("message").is_string());
   }
   CHECK(steps[1].at("record").at("id") == "latzero-demo");
   CHECK(steps[4].at("app").at("revision") == steps[4].at("block").at("revision"));
-  CHECK(steps[6].at("stats").at(json::json_pointer("/records/apps")) == 1);
+  CHECK(steps[9].at("stats").at(json::json_pointer("/records/apps")) == 1);
 }
 
 TEST_CASE("cli: demo without --db or CAIRN_DB uses ./cairn-demo.db") {
@@ -716,7 +716,7 @@ TEST_CASE("cli: bad arguments exit 2 with a message on stderr") {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{},
                                              {"frobnicate"},
-                                             {"--db", db, "get", "torrent", "x"},
+                                             {"--db", db, "get", "widget", "x"},
                                              {"--db", db, "get", "app"},
                                              {"--db", db, "ls", "app", "--no-such-flag"},
                                              {"--db", db, "ls", "app", "--limit", "many"}}) {

@@ -92,9 +92,15 @@ void print_error(std::string_view message);
 // only keeps hostile input from costing the tool its stack or memory.
 inline constexpr int kMaxInputDepth = 64;
 
-// Larger input is refused rather than read into memory. Records are small:
-// a free-form field is at most 64 KiB by default.
-inline constexpr std::size_t kMaxInputBytes = 16u << 20;
+// Larger input is refused rather than read into memory. Most records are
+// small (a free-form field is at most 64 KiB by default); the largest is a
+// torrent carrying 16 MiB of metainfo, about 22 MiB as base64 JSON.
+inline constexpr std::size_t kMaxInputBytes = 32u << 20;
+
+// All of stdin as bytes, at most kMaxInputBytes (a usage error beyond).
+// `what` names the input in the hint printed when stdin is a terminal
+// ("JSON", "the value").
+std::string read_stdin(const Globals& globals, std::string_view what);
 
 // The JSON text of a command: `argument` itself, or stdin when it is absent or "-".
 std::string read_json_text(const std::optional<std::string>& argument, const Globals& globals);
@@ -118,5 +124,6 @@ void add_demo_command(CLI::App& app, const Globals& globals, std::vector<Command
 void add_watch_command(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_migrate_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
+void add_transfer_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 
 }  // namespace cairn::cli

@@ -2,9 +2,11 @@
 //
 // An app registers (naming a pool that does not exist yet), its pool and a
 // memory block in it are created, then the app and the block change in one
-// transaction, the server configuration is saved and loaded back, and the
-// registry's stats close the tour. Every write is an upsert or an update, so
-// the demo runs again and again on the same file.
+// transaction, the server configuration is saved and loaded back; then a
+// torrent and the torrent session's settings are saved (go-i2p-bt), a few
+// key-value entries are written in one namespace, one of them with a TTL
+// (Lampo's persister), and the registry's stats close the tour. Every write is
+// an upsert or an update, so the demo runs again and again on the same file.
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
@@ -26,10 +28,13 @@ constexpr std::string_view kAppId = "latzero-demo";
 constexpr std::string_view kPoolName = "demo-pool";
 constexpr std::string_view kBlockId = "demo-greeting";
 constexpr std::string_view kConfigKey = "server";
-constexpr int kSteps = 7;
+constexpr std::string_view kInfoHash = "c9e15763f722f23e98a29decdfae341b98d53056";
+constexpr std::string_view kKvNamespace = "demo-sessions";
+constexpr std::int64_t kSessionTtlMs = 60'000;
+constexpr int kSteps = 10;
 
 // Prints the steps as numbered lines, or as JSON Lines with --json:
-// {"step": n, "of": 7, "name": ..., "message": ..., <data>}.
+// {"step": n, "of": 10, "name": ..., "message": ..., <data>}.
 class StepPrinter {
  public:
   explicit StepPrinter(const Globals& globals) : globals_(globals) {}
@@ -179,15 +184,74 @@ void config_step(StepPrinter& out, Registry& reg) {
            {{"key", kConfigKey}, {"value", loaded}});
 }
 
+Torrent demo_torrent() {
+  Torrent torrent;
+  torrent.info_hash = kInfoHash;
+  torrent.name = "cairn-demo.iso";
+  torrent.state = TorrentState::started;
+  torrent.save_path = "./downloads";
+  torrent.total_size = 4 << 20;
+  torrent.downloaded = 1 << 20;
+  torrent.pieces = std::string("\xf0\x00", 2);  // 16 pieces of 256 KiB, the first 4 done
+  torrent.trackers = {{"udp://tracker.example:6969/announce"}};
+  torrent.extra = {{"source", "cairn demo"}};
+  return torrent;
+}
+
+// go-i2p-bt keeps its torrents' state; a restarted server brings them back.
+void torrent_step(StepPrinter& out, Registry& reg) {
+  const Torrent stored = reg.torrents().put(demo_torrent());
+  out.step("put_torrent",
+           "put torrent " + in_quotes(stored.name) + " (" + to_string(stored.state) + ", " +
+               std::to_string(stored.downloaded) + " of " + std::to_string(stored.total_size) +
+               " bytes) (revision " + std::to_string(stored.revision) + ")",
+           {{"record", stored}});
+}
+
+// Known settings are typed and range-checked; unknown ones are kept as given.
+void torrent_session_step(StepPrinter& out, Registry& reg) {
+  TorrentSession session = reg.torrent_session().load();
+  session.download_dir = "./downloads";
+  session.peer_port = 51413;
+  session.speed_limit_up = 200;
+  session.speed_limit_up_enabled = true;
+  session.extra["demo_note"] = "kept as given";
+  const TorrentSession stored = reg.torrent_session().save(std::move(session));
+  out.step("torrent_session",
+           "saved the torrent session (download_dir " + stored.download_dir + ", peer_port " +
+               std::to_string(stored.peer_port) + ", upload limit " +
+               std::to_string(stored.speed_limit_up) + " KB/s) (revision " +
+               std::to_string(stored.revision) + ")",
+           {{"record", stored}});
+}
+
+// Several entries in one transaction; the session token expires on its own.
+void kv_step(StepPrinter& out, Registry& reg) {
+  KvStore kv = reg.kv(kKvNamespace);
+  const std::vector<KvEntry> stored = kv.put_many({
+      KvItem{.key = "user:alice", .value = R"({"theme":"dark"})"},
+      KvItem{.key = "user:bob", .value = R"({"theme":"light"})"},
+      KvItem{.key = "token:demo", .value = "s3cr3t", .options = {.ttl_ms = kSessionTtlMs}},
+  });
+  const KvInfo info = kv.info();
+  out.step("kv",
+           "put " + std::to_string(stored.size()) + " entries in namespace " +
+               in_quotes(kKvNamespace) + ", \"token:demo\" expiring in " +
+               std::to_string(kSessionTtlMs / 1000) + " s (" + std::to_string(info.entries) +
+               " entries, " + std::to_string(info.bytes) + " bytes)",
+           {{"records", stored}, {"entries", info.entries}, {"bytes", info.bytes}});
+}
+
 void stats_step(StepPrinter& out, const Globals& globals, const Registry& reg) {
   const nlohmann::json stats = reg.stats();
   out.step("stats", "registry stats:", {{"stats", stats}});
   if (!globals.json && !globals.quiet) {
-    print_fields(stats,
-                 {"path", "schema_version", "records.apps", "records.pools",
-                  "records.memory_blocks", "records.config_entries", "last_revision",
-                  "oldest_revision", "database_bytes", "wal_bytes"},
-                 "      ");
+    print_fields(
+        stats,
+        {"path", "schema_version", "records.apps", "records.pools", "records.memory_blocks",
+         "records.config_entries", "records.torrents", "records.kv_entries", "last_revision",
+         "oldest_revision", "database_bytes", "wal_bytes"},
+        "      ");
   }
 }
 
@@ -201,6 +265,9 @@ ExitCode run_demo(const Globals& globals) {
   block_step(out, reg);
   transaction_step(out, reg);
   config_step(out, reg);
+  torrent_step(out, reg);
+  torrent_session_step(out, reg);
+  kv_step(out, reg);
   stats_step(out, globals, reg);
   return ExitCode::ok;
 }
@@ -209,7 +276,7 @@ ExitCode run_demo(const Globals& globals) {
 
 void add_demo_command(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
   CLI::App* demo = app.add_subcommand(
-      "demo", "Walk through the LatZero flow on a registry (default ./cairn-demo.db)");
+      "demo", "Walk through every kind of record on a registry (default ./cairn-demo.db)");
   commands.push_back({demo, [&globals] { return run_demo(globals); }});
 }
 

@@ -12,23 +12,6 @@
 namespace cairn::cli {
 namespace {
 
-std::string read_stdin(const Globals& globals) {
-  if (isatty(STDIN_FILENO) && !globals.quiet) {
-    std::cerr << "cairn: reading JSON from stdin (end with Ctrl-D)\n";
-  }
-  std::string text;
-  char buffer[64 * 1024];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) {
-    if (text.size() + n > kMaxInputBytes) {
-      fail_usage("JSON input larger than " + std::to_string(kMaxInputBytes >> 20) + " MiB");
-    }
-    text.append(buffer, n);
-  }
-  if (std::ferror(stdin)) throw Error(errc::io_error, "cannot read stdin");
-  return text;
-}
-
 // "[json.exception.parse_error.101] parse error at ..." -> "parse error at ...".
 std::string without_exception_prefix(std::string message) {
   if (!message.empty() && message.front() == '[') {
@@ -40,8 +23,26 @@ std::string without_exception_prefix(std::string message) {
 
 }  // namespace
 
+std::string read_stdin(const Globals& globals, std::string_view what) {
+  if (isatty(STDIN_FILENO) && !globals.quiet) {
+    std::cerr << "cairn: reading " << what << " from stdin (end with Ctrl-D)\n";
+  }
+  std::string text;
+  char buffer[64 * 1024];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) {
+    if (text.size() + n > kMaxInputBytes) {
+      fail_usage(std::string(what) + " input larger than " + std::to_string(kMaxInputBytes >> 20) +
+                 " MiB");
+    }
+    text.append(buffer, n);
+  }
+  if (std::ferror(stdin)) throw Error(errc::io_error, "cannot read stdin");
+  return text;
+}
+
 std::string read_json_text(const std::optional<std::string>& argument, const Globals& globals) {
-  if (!argument || *argument == "-") return read_stdin(globals);
+  if (!argument || *argument == "-") return read_stdin(globals, "JSON");
   if (argument->size() > kMaxInputBytes) {
     fail_usage("JSON input larger than " + std::to_string(kMaxInputBytes >> 20) + " MiB");
   }

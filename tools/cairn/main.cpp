@@ -75,8 +75,10 @@ int to_int(ExitCode code) { return static_cast<int>(code); }
 // Parses the command line and runs the one subcommand it names.
 int run(int argc, char** argv) {
   Globals globals;
-  CLI::App app{"cairn: inspect and edit a cairn registry (apps, pools, memory blocks, config)",
-               "cairn"};
+  CLI::App app{
+      "cairn: inspect and edit a cairn registry (apps, pools, memory blocks, config, torrents, "
+      "key-value entries)",
+      "cairn"};
   app.set_version_flag("--version", std::string("cairn ") + cairn::version());
   app.footer(
       "Exit codes: 0 ok, 1 failed, 2 usage error, 3 not found, 4 conflict, 5 refused,\n"
@@ -98,6 +100,7 @@ int run(int argc, char** argv) {
   add_watch_command(app, globals, commands);
   add_backup_commands(app, globals, commands);
   add_migrate_commands(app, globals, commands);
+  add_transfer_commands(app, globals, commands);
 
   try {
     app.parse(argc, argv);

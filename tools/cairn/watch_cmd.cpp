@@ -70,8 +70,10 @@ void add_watch_command(CLI::App& app, const Globals& globals, std::vector<Comman
   CLI::App* watch = app.add_subcommand(
       "watch", "Print change events as JSON lines, live (and from --from), until Ctrl-C");
   watch->add_option("--from", args->from, "Replay the change log from this revision first");
-  watch->add_option("--kind", args->kinds,
-                    "Only these kinds (app, pool, memory_block, config, registry)");
+  watch->add_option(
+      "--kind", args->kinds,
+      "Only these kinds (app, pool, memory_block, config, torrent, torrent_session, kv, "
+      "trigger, registry)");
   watch->add_option("--topic", args->topics, "Only these topics (app.registered, ...)");
   watch->add_option("--id-prefix", args->id_prefix, "Only records whose key starts with this");
   commands.push_back({watch, [&globals, args] { return run_watch(globals, *args); }});
