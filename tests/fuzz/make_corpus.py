@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
+
+The corpora are committed; this script documents how they were made and
+regenerates them (python3 tests/fuzz/make_corpus.py). Each file is one input
+in the target's layout (see the comment at the top of each fuzz_*.cpp):
+byte 0 selects the kind and the action, the rest is the payload.
+"""
+import json
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# fuzz_records: selector byte = kind (b % 4) + 4 * mode ((b >> 2) % 4).
+# kind: 0 app, 1 pool, 2 memory_block, 3 config; mode: 0 put, 1 put twice,
+# 2 create then remove, 3 put then remove. As ASCII digits '0'..'3' select
+# the kinds with mode 0, '4'..'7' with mode 1; 'h'..'k' = 0x68.. mode 2.
+APP, POOL, BLOCK, CONFIG = 0, 1, 2, 3
+
+
+def sel(kind, mode=0):
+    return bytes([0x30 + kind + 4 * mode]) if mode < 2 else bytes([0x60 + kind + 4 * mode])
+
+
+def deep(n, leaf="1"):
+    return "[" * n + leaf + "]" * n
+
+
+def deep_object(n):
+    # {"k":{"k":...1...}}: n levels of objects.
+    return '{"k":' * n + "1" + "}" * n
+
+
+def records_corpus():
+    out = {}
+
+    def add(name, kind, payload, mode=0):
+        data = payload if isinstance(payload, bytes) else payload.encode()
+        out[name] = sel(kind, mode) + data
+
+    full_app = {
+        "id": "server-1", "pools": ["p", "cache", "gpu:0"], "triggers": ["on.start", "reload"],
+        "meta": {"host": "10.0.0.1", "port": 8080, "tags": ["a", "b"], "nested": {"x": [1, 2.5]}},
+        "protocol_version": "1.2.3", "registered": 5, "last_seen": 0, "rehydrated": True,
+        "created_at": 1, "updated_at": 2, "revision": 3,
+    }
+    full_pool = {
+        "name": "pool-A", "type": "encrypted", "encrypted": False, "owners": ["server-1"],
+        "policies": {"read": ["*"], "write": ["server-1", "admin@host"]},
+        "description": "a pool", "config": {"ttl": 60, "replicas": 3},
+    }
+    full_block = {
+        "id": "blk/1", "name": "weights", "pool": "p", "size": 1 << 50, "type": "json",
+        "permissions": {"server-1": ["read", "write"]}, "version": 9, "persistent": True,
+        "encrypted": True, "config": {"compress": False},
+    }
+    full_config = {"key": "backupInterval", "value": {"ms": 60000, "max": 5}}
+
+    for mode in range(4):
+        add(f"app_full_m{mode}", APP, json.dumps(full_app), mode)
+        add(f"pool_full_m{mode}", POOL, json.dumps(full_pool), mode)
+        add(f"block_full_m{mode}", BLOCK, json.dumps(full_block), mode)
+        add(f"config_full_m{mode}", CONFIG, json.dumps(full_config), mode)
+    add("app_min", APP, '{"id":"a"}')
+    add("pool_min_global", POOL, '{"name":"g","type":"global"}')
+    add("block_min_stream", BLOCK, '{"id":"b","pool":"pool","type":"stream"}')
+    add("block_missing_pool", BLOCK, '{"id":"b","pool":"nowhere"}')
+    for i, value in enumerate(['null', 'true', '0', '-1', '1.5e300', '"text"', '[1,"a",null]',
+                               '18446744073709551615', '-9223372036854775808', '-0.0',
+                               '"\\u0000\\ud83d\\ude00\\"\\\\"']):
+        add(f"config_value_{i}", CONFIG, '{"key":"k%d","value":%s}' % (i, value))
+
+    # Depth: the limit is 32 levels (Options::max_json_depth), counting the
+    # field's own object. At the limit, one beyond, and far beyond.
+    add("depth_meta_32", APP, '{"id":"d","meta":%s}' % deep_object(32))
+    add("depth_meta_33", APP, '{"id":"d","meta":%s}' % deep_object(33))
+    add("depth_array_32", CONFIG, '{"key":"d","value":%s}' % deep(32))
+    add("depth_array_33", CONFIG, '{"key":"d","value":%s}' % deep(33))
+    add("depth_1000", POOL, '{"name":"d","config":{"a":%s}}' % deep(1000))
+    add("depth_unclosed", APP, '{"id":"d","meta":{"a":' + "[" * 2000)
+
+    # Sizes: description 4 KiB (limit) and one more; a 64 KiB meta and beyond.
+    add("pool_description_4096", POOL, json.dumps({"name": "s", "description": "d" * 4096}))
+    add("pool_description_4097", POOL, json.dumps({"name": "s", "description": "d" * 4097}))
+    add("app_protocol_65", APP, json.dumps({"id": "s", "protocol_version": "v" * 65}))
+    add("block_name_257", BLOCK, json.dumps({"id": "s", "pool": "p", "name": "n" * 257}))
+    big = 64 * 1024 - len('{"s":""}')
+    add("app_meta_64k", APP, json.dumps({"id": "s", "meta": {"s": "x" * big}}))
+    add("app_meta_64k_plus_1", APP, json.dumps({"id": "s", "meta": {"s": "x" * (big + 1)}}))
+
+    # Text: bad UTF-8 (the JSON parser refuses it), escapes, non-ASCII.
+    add("bad_utf8_raw", APP, b'{"id":"u","meta":{"s":"\xff\xfe\xc0\x80"}}')
+    add("utf8_escapes", POOL, '{"name":"u","description":"\\u00e9\\u4e2d\\ud83d\\ude00\\t\\n"}')
+    add("lone_surrogate", POOL, '{"name":"u","description":"\\ud800"}')
+    add("nul_in_description", POOL, '{"name":"u","description":"a\\u0000b"}')
+
+    # Odd keys inside otherwise valid records.
+    for i, key in enumerate(["a;--", 'x"y', "é", "." + "a", "/a", "", "k" * 128, "k" * 129,
+                             "a b", "a\u0000b", "DROP TABLE apps;--"]):
+        add(f"odd_key_{i}", i % 4, json.dumps({("id", "name", "id", "key")[i % 4]: key,
+                                               "pool": "p"} if i % 4 == 2 else
+                                              {("id", "name", "id", "key")[i % 4]: key}))
+    add("dup_pools", APP, '{"id":"a","pools":["p","p"]}')
+    add("star_owner", POOL, '{"name":"a","owners":["*"]}')
+
+    # Wrong types, ranges and shapes.
+    add("size_string", BLOCK, '{"id":"b","pool":"p","size":"5"}')
+    add("size_float", BLOCK, '{"id":"b","pool":"p","size":1.5}')
+    add("size_u64", BLOCK, '{"id":"b","pool":"p","size":18446744073709551615}')
+    add("size_negative", BLOCK, '{"id":"b","pool":"p","size":-1}')
+    add("size_2p50_plus_1", BLOCK, '{"id":"b","pool":"p","size":1125899906842625}')
+    add("type_unknown", POOL, '{"name":"b","type":"weird"}')
+    add("unknown_field", APP, '{"id":"a","colour":"red"}')
+    add("policies_extra", POOL, '{"name":"a","policies":{"read":[],"delete":[]}}')
+    add("policies_array", POOL, '{"name":"a","policies":[]}')
+    add("meta_array", APP, '{"id":"a","meta":[1,2]}')
+    add("meta_null", APP, '{"id":"a","meta":null}')
+    add("registered_negative", APP, '{"id":"a","registered":-5}')
+    add("pools_not_strings", APP, '{"id":"a","pools":[1]}')
+    add("not_an_object", CONFIG, '[{"key":"a"}]')
+    add("dup_json_keys", CONFIG, '{"key":"a","key":"b","value":1}')
+    return out
+
+
+# fuzz_ids: selector byte b % 8 = where the bytes go: 0 app id, 1 pool name,
+# 2 block id, 3 config key, 4 app pools[], 5 app triggers[], 6 pool owners /
+# policies.read / policies.write ((b >> 3) % 3), 7 block pool.
+def ids_corpus():
+    keys = {
+        "valid": b"server-1",
+        "all_classes": b"Az09._:@/-",
+        "empty": b"",
+        "len128": b"k" * 128,
+        "len129": b"k" * 129,
+        "dot_first": b".hidden",
+        "slash_first": b"/root",
+        "nul": b"a\x00b",
+        "quote": b'x"y\'z',
+        "sql": b"a';DROP TABLE apps;--",
+        "dashes": b"a--b",
+        "semicolon": b"a;b",
+        "bad_utf8": b"\xff\xfe\xc0\x80",
+        "utf8": "é中😀".encode(),
+        "star": b"*",
+        "percent_like": b"a%_b",
+        "backslash": b"a\\b",
+        "newline": b"a\nb",
+        "big_10k": b"x" * 10240,
+        "big_10k_invalid": b"\xff" * 10240,
+    }
+    out = {}
+    for sel_byte, where in [(0x30, "app"), (0x31, "pool"), (0x32, "block"), (0x33, "config"),
+                            (0x34, "app_pools"), (0x35, "app_triggers"), (0x36, "pool_owners"),
+                            (0x3e, "pool_read"), (0x46, "pool_write"), (0x37, "block_pool")]:
+        for name, key in keys.items():
+            if name.startswith("big") and where not in ("app", "block_pool"):
+                continue
+            out[f"{where}_{name}"] = bytes([sel_byte]) + key
+    out["block_pool_p"] = b"7p"
+    return out
+
+
+def write(target, files):
+    d = os.path.join(HERE, "corpus", target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for name, data in sorted(files.items()):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    print(f"{d}: {len(files)} files")
+
+
+def main():
+    write("fuzz_records", records_corpus())
+    write("fuzz_ids", ids_corpus())
+
+    # Reproducers of library bugs the fuzzers found (see README.md).
+    reg = os.path.join(HERE, "regressions", "fuzz_records")
+    os.makedirs(reg, exist_ok=True)
+    with open(os.path.join(reg, "from_json_deep_meta_stack_overflow"), "wb") as f:
+        f.write(sel(APP) + ('{"id":"deep","meta":{"a":%s}}' % deep(100000, "")).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
