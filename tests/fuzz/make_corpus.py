@@ -81,14 +81,15 @@ def records_corpus():
     add("depth_1000", POOL, '{"name":"d","config":{"a":%s}}' % deep(1000))
     add("depth_unclosed", APP, '{"id":"d","meta":{"a":' + "[" * 2000)
 
-    # Sizes: description 4 KiB (limit) and one more; a 64 KiB meta and beyond.
+    # Sizes: description 4 KiB (limit) and one more; a meta of exactly
+    # max_json_bytes (the target lowers it to 4 KiB) and one byte more.
     add("pool_description_4096", POOL, json.dumps({"name": "s", "description": "d" * 4096}))
     add("pool_description_4097", POOL, json.dumps({"name": "s", "description": "d" * 4097}))
     add("app_protocol_65", APP, json.dumps({"id": "s", "protocol_version": "v" * 65}))
     add("block_name_257", BLOCK, json.dumps({"id": "s", "pool": "p", "name": "n" * 257}))
-    big = 64 * 1024 - len('{"s":""}')
-    add("app_meta_64k", APP, json.dumps({"id": "s", "meta": {"s": "x" * big}}))
-    add("app_meta_64k_plus_1", APP, json.dumps({"id": "s", "meta": {"s": "x" * (big + 1)}}))
+    big = 4096 - len('{"s":""}')
+    add("app_meta_4k", APP, json.dumps({"id": "s", "meta": {"s": "x" * big}}))
+    add("app_meta_4k_plus_1", APP, json.dumps({"id": "s", "meta": {"s": "x" * (big + 1)}}))
 
     # Text: bad UTF-8 (the JSON parser refuses it), escapes, non-ASCII.
     add("bad_utf8_raw", APP, b'{"id":"u","meta":{"s":"\xff\xfe\xc0\x80"}}')
