@@ -13,9 +13,16 @@
 //     not_found, nullopt, false, an ordered list of greater keys.
 // Only cairn::Error may escape the library; anything else is a finding.
 //
-// Input layout: byte 0 picks where the bytes go (b % 8): app id, pool name,
-// memory block id, config key, an app's pools[], an app's triggers[], a
-// pool's owners[] and policies, a block's pool. The rest is the key, as is.
+// Also: free-text fields (a block's name, a pool's description, an app's
+// protocol_version) are accepted exactly when they are valid UTF-8 (checked
+// by an independent validator) within their size limit, and stored byte for
+// byte (NUL included).
+//
+// Input layout: byte 0 picks where the bytes go. Below 0x80, b % 8: app id,
+// pool name, memory block id, config key, an app's pools[], an app's
+// triggers[], a pool's owners[] and policies, a block's pool. From 0x80, a
+// text field (b % 3: block name, pool description, app protocol_version).
+// The rest is the key or text, as is.
 // One in-memory registry per process; every input removes what it wrote.
 #include <algorithm>
 #include <cstddef>
@@ -48,6 +55,41 @@ bool valid_key(std::string_view key) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '-';
   });
+}
+
+// Well-formed UTF-8 as Unicode's table 3-7 defines it, written independently
+// of lib/: no overlong forms, no surrogates, nothing past U+10FFFF.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const auto in = [](unsigned char c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
+  while (i < s.size()) {
+    const unsigned char c = byte(i);
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
+    if (c <= 0x7f) {
+      n = 1;
+    } else if (in(c, 0xc2, 0xdf)) {
+      n = 2;
+    } else if (in(c, 0xe0, 0xef)) {
+      n = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (in(c, 0xf0, 0xf4)) {
+      n = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    if (n > 1 && !in(byte(i + 1), lo, hi)) return false;
+    for (std::size_t k = 2; k < n; ++k) {
+      if (!in(byte(i + k), 0x80, 0xbf)) return false;
+    }
+    i += n;
+  }
+  return true;
 }
 
 // Keys sort bytewise (unsigned), like std::string's compare.
@@ -245,6 +287,41 @@ void run_block_pool(const std::string& ref) {
   fuzz::check(!gone->has_value(), who + "the cascade left the block");
 }
 
+// The bytes as a free-text field (a block's display name, a pool's
+// description, an app's protocol_version): accepted exactly when they are
+// valid UTF-8 within the field's size limit, then stored byte for byte.
+void run_text(const std::string& text, unsigned which) {
+  static constexpr std::size_t kLimits[] = {256, 4096, 64};
+  which %= 3;
+  const bool valid = valid_utf8(text) && text.size() <= kLimits[which];
+  const std::string who = "text field " + std::to_string(which) + " \"" + fuzz::shown(text) +
+                          "\" (valid: " + (valid ? "yes" : "no") + "): ";
+  std::optional<std::string> stored;
+  if (which == 0) {
+    auto r = fuzz::call("put", {errc::invalid_argument}, [&] {
+      return registry().blocks().put(cairn::MemoryBlock{.id = "text", .name = text, .pool = "p"});
+    });
+    if (r) stored = fuzz::call("get", {}, [&] { return registry().blocks().get("text"); })->name;
+    if (r) fuzz::call("remove", {}, [&] { return registry().blocks().remove("text"); });
+  } else if (which == 1) {
+    auto r = fuzz::call("put", {errc::invalid_argument}, [&] {
+      return registry().pools().put(cairn::Pool{.name = "text", .description = text});
+    });
+    if (r) stored = fuzz::call("get", {}, [&] { return registry().pools().get("text"); })->description;
+    if (r) fuzz::call("remove", {}, [&] { return registry().pools().remove("text"); });
+  } else {
+    auto r = fuzz::call("put", {errc::invalid_argument}, [&] {
+      return registry().apps().put(cairn::App{.id = "text", .protocol_version = text});
+    });
+    if (r) {
+      stored = fuzz::call("get", {}, [&] { return registry().apps().get("text"); })->protocol_version;
+    }
+    if (r) fuzz::call("remove", {}, [&] { return registry().apps().remove("text"); });
+  }
+  fuzz::check(stored.has_value() == valid, who + (valid ? "refused" : "accepted"));
+  if (stored) fuzz::check(*stored == text, who + "not stored byte for byte");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -252,7 +329,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned selector = data[0] % 8;
   const std::string key(reinterpret_cast<const char*>(data) + 1, size - 1);
   ensure_pool_p();
-  switch (selector) {
+  switch (data[0] >= 0x80 ? 8 : selector) {
     case 0: run_key<Apps>(key); break;
     case 1: run_key<Pools>(key); break;
     case 2: run_key<Blocks>(key); break;
@@ -260,7 +337,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 4: run_app_reference(key, /*as_pool=*/true); break;
     case 5: run_app_reference(key, /*as_pool=*/false); break;
     case 6: run_pool_reference(key, (data[0] >> 3) % 3); break;
-    default: run_block_pool(key); break;
+    case 7: run_block_pool(key); break;
+    default: run_text(key, data[0]); break;
   }
   static unsigned runs = 0;
   if (++runs % 1000 == 0) {
