@@ -160,6 +160,29 @@ def ids_corpus():
                 continue
             out[f"{where}_{name}"] = bytes([sel_byte]) + key
     out["block_pool_p"] = b"7p"
+
+    # Free-text fields: selector 0x80 + (block name, pool description, app
+    # protocol_version); valid and invalid UTF-8, at and beyond the limits.
+    texts = {
+        "ascii": b"weights v2",
+        "nul": b"a\x00b",
+        "utf8_2_3_4": "é中😀".encode(),
+        "max_code_point": b"\xf4\x8f\xbf\xbf",
+        "past_max": b"\xf4\x90\x80\x80",
+        "surrogate": b"\xed\xa0\x80",
+        "overlong_2": b"\xc0\xaf",
+        "overlong_3": b"\xe0\x80\xaf",
+        "truncated": b"ab\xe4\xb8",
+        "lone_continuation": b"\x80",
+        "f5": b"\xf5\x80\x80\x80",
+    }
+    for which, (name, limit) in enumerate([("block_name", 256), ("pool_description", 4096),
+                                           ("app_protocol", 64)]):
+        selector = bytes([0x80 + (3 - 0x80 % 3 + which) % 3])
+        for tname, text in texts.items():
+            out[f"text_{name}_{tname}"] = selector + text
+        out[f"text_{name}_at_limit"] = selector + b"x" * (limit - 2) + "é".encode()
+        out[f"text_{name}_beyond"] = selector + b"x" * (limit - 1) + "é".encode()
     return out
 
 
