@@ -9,8 +9,12 @@
 //   - get(), find() and the store's list() give the same JSON, byte for byte;
 //   - the change-log event's `after` image is that same JSON;
 //   - to_json -> from_json -> to_json is the identity on it;
-//   - a second put keeps created_at (and an app's `registered`), raises the
-//     revision, and bumps a memory block's version by one.
+//   - the kind's queries agree with it: apps by pool (the membership index)
+//     and their counts, pools by type, blocks by pool and type;
+//   - a second put of an edited copy (an app leaves a pool, a block moves to
+//     another pool...) keeps created_at (and an app's `registered`), raises
+//     the revision, bumps a memory block's version by one, and the queries
+//     follow the move.
 // Anything else escaping the library (nlohmann exceptions, std::out_of_range,
 // a crash, a sanitizer report) is a finding.
 //
@@ -19,9 +23,11 @@
 // create then remove; put then remove). The rest is the JSON text. So the
 // seed "0{\"id\":\"a\"}" puts an app. One in-memory registry per process,
 // reused across inputs, holds the pools "p", "pool" and "default" for blocks.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
@@ -52,7 +58,40 @@ cairn::Registry& registry() {
   return reg;
 }
 
-// Per record kind: the store, the key, and the kind-specific checks.
+// A string that sorts right before `key` with no valid key in between, so
+// that list(after = it, limit = 1) must return `key`: the last byte lowered by
+// one, then 0xff (a byte no key may hold). Keys sort bytewise.
+std::string key_before(const std::string& key) {
+  std::string before = key;
+  before.back() = static_cast<char>(before.back() - 1);
+  return before + '\xff';
+}
+
+const std::string& key_of(const cairn::App& r) { return r.id; }
+const std::string& key_of(const cairn::Pool& r) { return r.name; }
+const std::string& key_of(const cairn::MemoryBlock& r) { return r.id; }
+
+// Whether `q` (a query with after and limit) finds the record keyed `key`,
+// asked for exactly that key's position; and, when the query matches few
+// records, that count() agrees with the full list.
+template <class Store, class Query>
+bool query_finds(const Store& store, Query q, const std::string& key) {
+  const auto counted = *fuzz::call("count(query)", {}, [&] { return store.count(q); });
+  if (counted <= 100) {
+    auto all = fuzz::call("list(query)", {}, [&] { return store.list(q); });
+    fuzz::check(all->size() == counted, "count(query) differs from list(query).size()");
+  }
+  q.after = key_before(key);
+  q.limit = 1;
+  auto one = fuzz::call("list(query after)", {}, [&] { return store.list(q); });
+  if (one->empty()) return false;
+  fuzz::check(std::string_view(key_before(key)) < key_of(one->front()), "list(query) is not after `after`");
+  return key_of(one->front()) == key;
+}
+
+
+// Per record kind: the store, the key, an edit for the second write, and the
+// kind's queries, which must agree with the stored record.
 struct Apps {
   using Record = cairn::App;
   static cairn::AppStore store() { return registry().apps(); }
@@ -60,6 +99,28 @@ struct Apps {
   static std::vector<Record> list_from(const std::string& after) {
     return store().list(cairn::AppQuery{.after = after, .limit = 1});
   }
+  // Drops the last pool (or joins "p"), so the membership index changes.
+  static void edit(Record& r) {
+    if (r.pools.empty()) {
+      r.pools = {"p"};
+    } else {
+      r.pools.pop_back();
+    }
+  }
+  // The membership index agrees with pools[]: the query by pool (and its count)
+  // find the app in each of its pools, and not in `left` (pools it left).
+  static void check_queries(const Record& r, const std::vector<std::string>& left) {
+    for (const auto& pool : r.pools) {
+      fuzz::check(query_finds(store(), cairn::AppQuery{.pool = pool}, r.id),
+                  "app: the query by pool \"" + pool + "\" misses it");
+    }
+    for (const auto& pool : left) {
+      if (std::find(r.pools.begin(), r.pools.end(), pool) != r.pools.end()) continue;
+      fuzz::check(!query_finds(store(), cairn::AppQuery{.pool = pool}, r.id),
+                  "app: the query by pool \"" + pool + "\" still finds it after it left");
+    }
+  }
+  static std::vector<std::string> refs(const Record& r) { return r.pools; }
   static void check_second_put(const Record& first, const Record& second) {
     fuzz::check(second.registered == first.registered, "app: registered changed on update");
   }
@@ -72,6 +133,16 @@ struct Pools {
   static std::vector<Record> list_from(const std::string& after) {
     return store().list(cairn::PoolQuery{.after = after, .limit = 1});
   }
+  static void edit(Record& r) {
+    r.type = r.type == cairn::PoolType::local ? cairn::PoolType::global : cairn::PoolType::local;
+  }
+  static void check_queries(const Record& r, const std::vector<std::string>&) {
+    fuzz::check(query_finds(store(), cairn::PoolQuery{.type = r.type}, r.name),
+                "pool: the query by type misses it");
+    fuzz::check(r.type != cairn::PoolType::encrypted || r.encrypted,
+                "pool: type encrypted stored with encrypted = false");
+  }
+  static std::vector<std::string> refs(const Record&) { return {}; }
   static void check_second_put(const Record&, const Record&) {}
 };
 
@@ -82,6 +153,24 @@ struct Blocks {
   static std::vector<Record> list_from(const std::string& after) {
     return store().list(cairn::MemoryBlockQuery{.after = after, .limit = 1});
   }
+  // Moves the block to another existing pool, and changes its type.
+  static void edit(Record& r) {
+    r.pool = r.pool == "p" ? "pool" : "p";
+    r.type = r.type == cairn::BlockType::binary ? cairn::BlockType::json : cairn::BlockType::binary;
+  }
+  static void check_queries(const Record& r, const std::vector<std::string>& left) {
+    for (const auto& q : {cairn::MemoryBlockQuery{.pool = r.pool},
+                          cairn::MemoryBlockQuery{.pool = r.pool, .type = r.type},
+                          cairn::MemoryBlockQuery{.type = r.type}}) {
+      fuzz::check(query_finds(store(), q, r.id), "memory_block: a query by pool/type misses it");
+    }
+    for (const auto& pool : left) {
+      if (pool == r.pool) continue;
+      fuzz::check(!query_finds(store(), cairn::MemoryBlockQuery{.pool = pool}, r.id),
+                  "memory_block: the query by its old pool still finds it");
+    }
+  }
+  static std::vector<std::string> refs(const Record& r) { return {r.pool}; }
   static void check_second_put(const Record& first, const Record& second) {
     fuzz::check(second.version == first.version + 1,
                 "memory_block: version " + std::to_string(first.version) + " then " +
@@ -96,21 +185,16 @@ struct Configs {
   static std::vector<Record> list_from(const std::string& after) {
     return store().list(cairn::ConfigQuery{.after = after, .limit = 1});
   }
-  static void check_second_put(const Record& first, const Record& second) {
-    auto loaded = fuzz::call("config load", {}, [&] { return store().load(first.key); });
-    fuzz::check(loaded && *loaded && fuzz::text(**loaded) == fuzz::text(second.value),
+  // null <-> 1: always within the limits.
+  static void edit(Record& r) { r.value = r.value.is_null() ? json(1) : json(nullptr); }
+  static void check_queries(const Record& r, const std::vector<std::string>&) {
+    auto loaded = fuzz::call("config load", {}, [&] { return store().load(r.key); });
+    fuzz::check(loaded->has_value() && fuzz::text(**loaded) == fuzz::text(r.value),
                 "config: load() differs from the stored value");
   }
+  static std::vector<std::string> refs(const Record&) { return {}; }
+  static void check_second_put(const Record&, const Record&) {}
 };
-
-// A string that sorts right before `key` with no valid key in between, so
-// that list(after = it, limit = 1) must return `key`: the last byte lowered by
-// one, then 0xff (a byte no key may hold). Keys sort bytewise.
-std::string key_before(const std::string& key) {
-  std::string before = key;
-  before.back() = static_cast<char>(before.back() - 1);
-  return before + '\xff';
-}
 
 template <class R>
 json to_json_of(const R& r) {
@@ -183,19 +267,29 @@ void run(const json& input, unsigned mode) {
   fuzz::check(first->revision == registry().revision(),
               "the write's revision is not the registry's last revision");
   check_reads<K>(*first, create_first ? "create" : "put");
+  K::check_queries(*first, {});
 
   if (mode == 1) {
-    auto second = fuzz::call("second put", {}, [&] { return K::store().put(record); });
+    Record edited = *first;
+    K::edit(edited);
+    auto second = fuzz::call("second put", {}, [&] { return K::store().put(edited); });
     fuzz::check(second->revision > first->revision, "a second put did not raise the revision");
     fuzz::check(second->created_at == first->created_at, "a second put changed created_at");
     K::check_second_put(*first, *second);
     check_reads<K>(*second, "second put");
+    K::check_queries(*second, K::refs(*first));
   }
   if (mode >= 2) {
     auto removed = fuzz::call("remove", {}, [&] { return K::store().remove(K::key(record)); });
     fuzz::check(*removed, "remove() of a stored record returned false");
     auto found = fuzz::call("find", {}, [&] { return K::store().find(K::key(record)); });
     fuzz::check(!found->has_value(), "find() still sees a removed record");
+    if constexpr (std::is_same_v<K, Apps>) {
+      for (const auto& pool : first->pools) {
+        fuzz::check(!query_finds(K::store(), cairn::AppQuery{.pool = pool}, first->id),
+                    "app: the query by pool still finds a removed app");
+      }
+    }
   }
 }
 
