@@ -9,7 +9,10 @@
 
 #include "cairn/error.h"
 #include "cairn/records.h"
+#include "base64.h"
 #include "enum_names.h"
+#include "records_json.h"
+#include "torrent_session_fields.h"
 
 namespace cairn {
 namespace {
@@ -25,6 +28,14 @@ constexpr std::array<std::pair<PoolType, const char*>, 3> kPoolTypes = {{
     {PoolType::encrypted, "encrypted"},
 }};
 
+constexpr std::array<std::pair<TorrentState, const char*>, 5> kTorrentStates = {{
+    {TorrentState::added, "added"},
+    {TorrentState::started, "started"},
+    {TorrentState::stopped, "stopped"},
+    {TorrentState::completed, "completed"},
+    {TorrentState::removed, "removed"},
+}};
+
 constexpr std::array<std::pair<BlockType, const char*>, 3> kBlockTypes = {{
     {BlockType::binary, "binary"},
     {BlockType::json, "json"},
@@ -35,10 +46,14 @@ constexpr std::array<std::pair<BlockType, const char*>, 3> kBlockTypes = {{
 // field in every error.
 class FieldReader {
  public:
-  FieldReader(const json& j, const char* noun, std::initializer_list<const char*> known)
-      : j_(j), noun_(noun) {
+  // Unknown fields are refused unless refuse_unknown is false (the torrent
+  // session keeps them).
+  FieldReader(const json& j, std::string noun, std::initializer_list<const char*> known,
+              bool refuse_unknown = true)
+      : j_(j), noun_(std::move(noun)) {
     if (!j.is_object()) fail("", fmt::format("must be a JSON object, not {}", j.type_name()));
     for (const auto& [key, value] : j.items()) {
+      if (!refuse_unknown) break;
       bool found = false;
       for (const char* k : known) found = found || key == k;
       if (!found) fail(key, "unknown field");
@@ -88,6 +103,60 @@ class FieldReader {
     }
   }
 
+  // Base64 text in JSON, bytes in the record.
+  void binary(const char* field, std::string& out) {
+    if (const json* v = find(field)) {
+      if (!v->is_string()) wrong_type(field, "a base64 string", *v);
+      auto bytes = detail::base64_decode(v->get_ref<const std::string&>());
+      if (!bytes) fail(field, "not valid base64");
+      out = std::move(*bytes);
+    }
+  }
+
+  void integers(const char* field, std::vector<std::int64_t>& out) {
+    if (const json* v = find(field)) {
+      if (!v->is_array()) wrong_type(field, "an array of integers", *v);
+      out.clear();
+      for (const auto& item : *v) {
+        if (!item.is_number_integer() ||
+            (item.is_number_unsigned() && item.get<std::uint64_t>() > INT64_MAX)) {
+          wrong_type(field, "an array of integers", *v);
+        }
+        out.push_back(item.get<std::int64_t>());
+      }
+    }
+  }
+
+  void number(const char* field, double& out) {
+    if (const json* v = find(field)) {
+      if (!v->is_number()) wrong_type(field, "a number", *v);
+      out = v->get<double>();
+    }
+  }
+
+  // An integer, or null for "absent".
+  void optional_integer(const char* field, std::optional<std::int64_t>& out) {
+    if (const json* v = find(field)) {
+      if (v->is_null()) {
+        out.reset();
+        return;
+      }
+      std::int64_t value = 0;
+      integer(field, value);
+      out = value;
+    }
+  }
+
+  // The object at `field`, read by a reader that names this record.
+  template <class Fn>
+  void object(const char* field, std::initializer_list<const char*> known, Fn&& read) {
+    if (const json* v = find(field)) {
+      if (!v->is_object()) wrong_type(field, "an object", *v);
+      FieldReader inner(*v, who() + ": " + field, known);
+      read(inner);
+    }
+  }
+
   void any(const char* field, json& out) {
     if (const json* v = find(field)) out = *v;
   }
@@ -108,9 +177,12 @@ class FieldReader {
   }
 
   [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    std::string who = key_.empty() ? noun_ : fmt::format("{} \"{}\"", noun_, key_.substr(0, 48));
-    if (field.empty()) throw Error(errc::invalid_argument, fmt::format("{}: {}", who, problem));
-    throw Error(errc::invalid_argument, fmt::format("{}: {}: {}", who, field, problem));
+    if (field.empty()) throw Error(errc::invalid_argument, fmt::format("{}: {}", who(), problem));
+    throw Error(errc::invalid_argument, fmt::format("{}: {}: {}", who(), field, problem));
+  }
+
+  std::string who() const {
+    return key_.empty() ? noun_ : fmt::format("{} \"{}\"", noun_, key_.substr(0, 48));
   }
 
  private:
@@ -146,6 +218,10 @@ void read_stamps(FieldReader& r, Record& rec) {
 
 const char* to_string(PoolType t) noexcept { return name_of(kPoolTypes, t); }
 const char* to_string(BlockType t) noexcept { return name_of(kBlockTypes, t); }
+const char* to_string(TorrentState s) noexcept { return name_of(kTorrentStates, s); }
+TorrentState torrent_state_from_string(std::string_view s) {
+  return value_of(kTorrentStates, s, "torrent state");
+}
 PoolType pool_type_from_string(std::string_view s) { return value_of(kPoolTypes, s, "pool type"); }
 BlockType block_type_from_string(std::string_view s) {
   return value_of(kBlockTypes, s, "block type");
@@ -255,6 +331,191 @@ void from_json(const json& j, ConfigEntry& r) {
   f.key("key", r.key);
   f.any("value", r.value);
   read_stamps(f, r);
+}
+
+void to_json(json& j, const Torrent& r) { detail::torrent_to_json(j, r, true); }
+
+void detail::torrent_to_json(json& j, const Torrent& r, bool with_metainfo) {
+  j = json{{"info_hash", r.info_hash},
+           {"name", r.name},
+           {"state", to_string(r.state)},
+           {"save_path", r.save_path},
+           {"total_size", r.total_size},
+           {"downloaded", r.downloaded},
+           {"uploaded", r.uploaded},
+           {"pieces_base64", detail::base64_encode(r.pieces)},
+           {"trackers", r.trackers},
+           {"file_priorities", r.file_priorities},
+           {"limits",
+            {{"download_rate", r.limits.download_rate},
+             {"upload_rate", r.limits.upload_rate},
+             {"max_connections", r.limits.max_connections},
+             {"max_uploads", r.limits.max_uploads}}},
+           {"flags",
+            {{"paused", r.flags.paused},
+             {"auto_managed", r.flags.auto_managed},
+             {"sequential_download", r.flags.sequential_download},
+             {"seed_mode", r.flags.seed_mode},
+             {"super_seeding", r.flags.super_seeding},
+             {"upload_mode", r.flags.upload_mode},
+             {"share_mode", r.flags.share_mode}}},
+           {"added_at", r.added_at},
+           {"completed_at", r.completed_at},
+           {"last_activity", r.last_activity},
+           {"extra", r.extra}};
+  if (with_metainfo) {
+    j["metainfo_base64"] = detail::base64_encode(r.metainfo);
+  } else {
+    j["metainfo_bytes"] = r.metainfo.size();
+  }
+  put_stamps(j, r.created_at, r.updated_at, r.revision);
+}
+
+void from_json(const json& j, Torrent& r) {
+  FieldReader f(j, "torrent",
+                {"info_hash", "name", "state", "save_path", "total_size", "downloaded", "uploaded",
+                 "pieces_base64", "trackers", "file_priorities", "limits", "flags", "added_at",
+                 "completed_at", "last_activity", "metainfo_base64", "extra", "created_at",
+                 "updated_at", "revision"});
+  f.key("info_hash", r.info_hash);
+  f.string("name", r.name);
+  f.enumeration("state", kTorrentStates, r.state);
+  f.string("save_path", r.save_path);
+  f.integer("total_size", r.total_size);
+  f.integer("downloaded", r.downloaded);
+  f.integer("uploaded", r.uploaded);
+  f.binary("pieces_base64", r.pieces);
+  if (auto it = j.find("trackers"); it != j.end()) {
+    if (!it->is_array()) f.fail("trackers", "expected an array of tiers (arrays of URLs)");
+    r.trackers.clear();
+    for (const auto& tier : *it) {
+      r.trackers.emplace_back();
+      f.strings_of("trackers", tier, r.trackers.back());
+    }
+  }
+  f.integers("file_priorities", r.file_priorities);
+  f.object("limits", {"download_rate", "upload_rate", "max_connections", "max_uploads"},
+           [&](FieldReader& l) {
+             l.integer("download_rate", r.limits.download_rate);
+             l.integer("upload_rate", r.limits.upload_rate);
+             l.integer("max_connections", r.limits.max_connections);
+             l.integer("max_uploads", r.limits.max_uploads);
+           });
+  f.object("flags",
+           {"paused", "auto_managed", "sequential_download", "seed_mode", "super_seeding",
+            "upload_mode", "share_mode"},
+           [&](FieldReader& fl) {
+             fl.boolean("paused", r.flags.paused);
+             fl.boolean("auto_managed", r.flags.auto_managed);
+             fl.boolean("sequential_download", r.flags.sequential_download);
+             fl.boolean("seed_mode", r.flags.seed_mode);
+             fl.boolean("super_seeding", r.flags.super_seeding);
+             fl.boolean("upload_mode", r.flags.upload_mode);
+             fl.boolean("share_mode", r.flags.share_mode);
+           });
+  f.integer("added_at", r.added_at);
+  f.integer("completed_at", r.completed_at);
+  f.integer("last_activity", r.last_activity);
+  f.binary("metainfo_base64", r.metainfo);
+  f.any("extra", r.extra);
+  read_stamps(f, r);
+}
+
+void to_json(json& j, const TorrentSession& r) {
+  j = r.extra.is_object() ? r.extra : json::object();
+  for (const auto& field : detail::session_fields()) {
+    std::visit([&](auto member) { j[field.name] = r.*member; }, field.member);
+  }
+  put_stamps(j, r.created_at, r.updated_at, r.revision);
+}
+
+void from_json(const json& j, TorrentSession& r) {
+  if (!j.is_object()) {
+    throw Error(errc::invalid_argument,
+                fmt::format("torrent_session: must be a JSON object, not {}", j.type_name()));
+  }
+  FieldReader f(j, "torrent_session", {}, /*refuse_unknown=*/false);
+  r.extra = json::object();
+  for (const auto& [key, value] : j.items()) {
+    if (key == "created_at") {
+      f.integer("created_at", r.created_at);
+    } else if (key == "updated_at") {
+      f.integer("updated_at", r.updated_at);
+    } else if (key == "revision") {
+      f.integer("revision", r.revision);
+    } else if (const auto* known = detail::find_session_field(key)) {
+      std::visit(
+          [&](auto member) {
+            using T = std::remove_reference_t<decltype(r.*member)>;
+            if constexpr (std::is_same_v<T, bool>) {
+              f.boolean(known->name, r.*member);
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+              f.integer(known->name, r.*member);
+            } else if constexpr (std::is_same_v<T, double>) {
+              f.number(known->name, r.*member);
+            } else {
+              f.string(known->name, r.*member);
+            }
+          },
+          known->member);
+    } else {
+      r.extra[key] = value;
+    }
+  }
+}
+
+void to_json(json& j, const KvEntry& r) {
+  j = json{{"namespace", r.name_space},
+           {"key", r.key},
+           {"value_base64", detail::base64_encode(r.value)},
+           {"version", r.version}};
+  if (r.expires_at) j["expires_at"] = *r.expires_at;
+  put_stamps(j, r.created_at, r.updated_at, r.revision);
+}
+
+void from_json(const json& j, KvEntry& r) {
+  FieldReader f(j, "kv", {"namespace", "key", "value_base64", "version", "expires_at",
+                          "created_at", "updated_at", "revision"});
+  f.string("namespace", r.name_space);
+  f.key("key", r.key);
+  f.binary("value_base64", r.value);
+  f.integer("version", r.version);
+  f.optional_integer("expires_at", r.expires_at);
+  read_stamps(f, r);
+}
+
+void to_json(json& j, const Trigger& r) {
+  j = json{{"id", r.id},
+           {"origin_app_id", r.origin_app_id},
+           {"origin_connection_id", r.origin_connection_id},
+           {"destination", r.destination},
+           {"pool", r.pool},
+           {"process", r.process},
+           {"ttl_ms", r.ttl_ms},
+           {"expires_at", r.expires_at},
+           {"dispatched_to", r.dispatched_to},
+           {"completed", r.completed},
+           {"created_at", r.created_at},
+           {"updated_at", r.updated_at}};
+}
+
+void from_json(const json& j, Trigger& r) {
+  FieldReader f(j, "trigger",
+                {"id", "origin_app_id", "origin_connection_id", "destination", "pool", "process",
+                 "ttl_ms", "expires_at", "dispatched_to", "completed", "created_at",
+                 "updated_at"});
+  f.key("id", r.id);
+  f.string("origin_app_id", r.origin_app_id);
+  f.string("origin_connection_id", r.origin_connection_id);
+  f.string("destination", r.destination);
+  f.string("pool", r.pool);
+  f.string("process", r.process);
+  f.integer("ttl_ms", r.ttl_ms);
+  f.integer("expires_at", r.expires_at);
+  f.string("dispatched_to", r.dispatched_to);
+  f.boolean("completed", r.completed);
+  f.integer("created_at", r.created_at);
+  f.integer("updated_at", r.updated_at);
 }
 
 }  // namespace cairn

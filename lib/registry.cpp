@@ -3,6 +3,8 @@
 #include "cairn/registry.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -16,7 +18,10 @@
 #include "events/change_log.h"
 #include "events/event_bus.h"
 #include "migrate/migrator.h"
+#include "backup/export.h"
+#include "stores/kv.h"
 #include "stores/store_context.h"
+#include "stores/triggers.h"
 
 namespace cairn {
 namespace detail {
@@ -24,7 +29,12 @@ namespace detail {
 class RegistryImpl {
  public:
   RegistryImpl(std::unique_ptr<db::Database> db, const Options& options)
-      : ctx(std::move(db), options), bus(std::make_shared<EventBus>(ctx)) {
+      : ctx(std::move(db), options),
+        bus(std::make_shared<EventBus>(ctx)),
+        triggers(ctx.options(), [this] { return ctx.now(); },
+                 [bus = bus.get()](std::vector<Event>&& events) {
+                   bus->publish_live_only(std::move(events));
+                 }) {
     ctx.on_commit = [bus = bus.get()](std::vector<Change>&& events) {
       bus->publish(std::move(events));
     };
@@ -34,10 +44,56 @@ class RegistryImpl {
 
   // Background work stops first: it reads the database and stores positions.
   void close() noexcept {
+    stop_purger();
     if (scheduler) scheduler->stop();
     bus->stop();
     ctx.on_commit = nullptr;
+    ctx.on_expiring_write = nullptr;
     ctx.close();
+  }
+
+  // ---- The background purge of expired KV entries and triggers ----
+  // Started on the first write with a TTL (or at open, when the file holds
+  // entries that expire), so a registry that never uses TTLs has no thread.
+
+  void enable_purger() {
+    ctx.on_expiring_write = [this] { start_purger(); };
+    const bool pending = ctx.read([](db::Connection& c) {
+      return c.query_int("SELECT count(*) FROM (SELECT 1 FROM kv_entries "
+                         "WHERE expires_at IS NOT NULL LIMIT 1)") > 0;
+    });
+    if (pending) start_purger();
+  }
+
+  void start_purger() {
+    std::lock_guard lock(purge_mu);
+    if (purger.joinable() || purge_stopping || ctx.options().purge_interval_ms <= 0) return;
+    purger = std::thread([this] { purge_loop(); });
+  }
+
+  void purge_loop() {
+    const auto interval = std::chrono::milliseconds(ctx.options().purge_interval_ms);
+    std::unique_lock lock(purge_mu);
+    while (!purge_cv.wait_for(lock, interval, [this] { return purge_stopping; })) {
+      lock.unlock();
+      try {
+        triggers.purge_expired();
+        // Never waits for the writer: a busy writer means "next time".
+        purge_expired_kv(ctx, kPurgeBatch, /*wait=*/false);
+      } catch (const std::exception& e) {
+        log(fmt::format("cairn: background purge: {}", e.what()));
+      }
+      lock.lock();
+    }
+  }
+
+  void stop_purger() noexcept {
+    {
+      std::lock_guard lock(purge_mu);
+      purge_stopping = true;
+    }
+    purge_cv.notify_all();
+    if (purger.joinable()) purger.join();
   }
 
   // Refuses a foreign, newer or edited database before anything is written,
@@ -143,9 +199,17 @@ class RegistryImpl {
     }
   }
 
+  static constexpr std::size_t kPurgeBatch = 1000;
+
   StoreContext ctx;
   std::shared_ptr<EventBus> bus;
+  TriggerTable triggers;
   std::unique_ptr<BackupScheduler> scheduler;
+
+  std::mutex purge_mu;
+  std::condition_variable purge_cv;
+  bool purge_stopping = false;
+  std::thread purger;
 
   std::mutex backup_mu;  // guards the last_backup facts
   BackupInfo last_backup;
@@ -165,6 +229,9 @@ AppStore Tx::apps() { return AppStore(ctx_); }
 PoolStore Tx::pools() { return PoolStore(ctx_); }
 MemoryBlockStore Tx::blocks() { return MemoryBlockStore(ctx_); }
 ConfigStore Tx::config() { return ConfigStore(ctx_); }
+TorrentStore Tx::torrents() { return TorrentStore(ctx_); }
+TorrentSessionStore Tx::torrent_session() { return TorrentSessionStore(ctx_); }
+KvStore Tx::kv(std::string_view name_space) { return KvStore(ctx_, std::string(name_space)); }
 
 void Tx::commit() {
   ctx_->open_database();  // errc::closed after Registry::close()
@@ -196,12 +263,14 @@ Registry Registry::open(const std::filesystem::path& path, const Options& option
       std::make_unique<detail::RegistryImpl>(db::Database::open_file(path, options), options);
   impl->prepare_schema();
   impl->start_scheduled_backups();
+  impl->enable_purger();
   return Registry(std::move(impl));
 }
 
 Registry Registry::open_in_memory(const Options& options) {
   auto impl = std::make_unique<detail::RegistryImpl>(db::Database::open_memory(options), options);
   impl->prepare_schema();
+  impl->enable_purger();
   return Registry(std::move(impl));
 }
 
@@ -209,6 +278,25 @@ AppStore Registry::apps() { return AppStore(&impl_->ctx); }
 PoolStore Registry::pools() { return PoolStore(&impl_->ctx); }
 MemoryBlockStore Registry::blocks() { return MemoryBlockStore(&impl_->ctx); }
 ConfigStore Registry::config() { return ConfigStore(&impl_->ctx); }
+TorrentStore Registry::torrents() { return TorrentStore(&impl_->ctx); }
+TorrentSessionStore Registry::torrent_session() { return TorrentSessionStore(&impl_->ctx); }
+KvStore Registry::kv(std::string_view name_space) {
+  impl_->ctx.open_database();  // errc::closed after close()
+  return KvStore(&impl_->ctx, std::string(name_space));
+}
+TriggerStore Registry::triggers() {
+  impl_->ctx.open_database();
+  impl_->start_purger();
+  return TriggerStore(&impl_->triggers);
+}
+
+std::size_t Registry::export_records(std::ostream& out, const ExportOptions& options) const {
+  return detail::export_jsonl(impl_->ctx, out, options);
+}
+
+ImportResult Registry::import_records(std::istream& in) {
+  return detail::import_jsonl(impl_->ctx, in);
+}
 
 Tx Registry::begin() { return Tx(&impl_->ctx, impl_->ctx.begin()); }
 
@@ -247,6 +335,8 @@ Stats Registry::stats() const {
     r.pools = c.query_int("SELECT count(*) FROM pools");
     r.memory_blocks = c.query_int("SELECT count(*) FROM memory_blocks");
     r.config_entries = c.query_int("SELECT count(*) FROM server_config");
+    r.torrents = c.query_int("SELECT count(*) FROM torrents");
+    r.kv_entries = c.query_int("SELECT count(*) FROM kv_entries");
     r.last_revision = detail::current_revision(c);
     r.oldest_revision = detail::oldest_revision(c);
     return r;
@@ -260,6 +350,7 @@ Stats Registry::stats() const {
   }
   s.statements_cached =
       static_cast<std::int64_t>(impl_->ctx.open_database().statements_cached());
+  s.triggers = static_cast<std::int64_t>(impl_->triggers.count());
   impl_->bus->fill_stats(s);
   std::lock_guard lock(impl_->backup_mu);
   if (!impl_->last_backup.path.empty()) {
@@ -340,7 +431,10 @@ void to_json(nlohmann::json& j, const Stats& s) {
        {{"apps", s.apps},
         {"pools", s.pools},
         {"memory_blocks", s.memory_blocks},
-        {"config_entries", s.config_entries}}},
+        {"config_entries", s.config_entries},
+        {"torrents", s.torrents},
+        {"kv_entries", s.kv_entries},
+        {"triggers", s.triggers}}},
       {"last_revision", s.last_revision},
       {"oldest_revision", s.oldest_revision},
       {"statements_cached", s.statements_cached},

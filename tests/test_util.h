@@ -321,3 +321,73 @@ inline std::vector<cairn::Event> events_at(const cairn::Registry& reg, cairn::Re
 }
 
 }  // namespace test
+
+// Child processes: run_process runs a program and captures its output.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+extern char** environ;
+
+namespace test {
+
+struct ProcessResult {
+  int exit_code = -1;  // 128 + the signal's number when a signal ended the child
+  std::string out{};
+  std::string err{};
+};
+
+struct ProcessOptions {
+  fs::path cwd{};                 // empty: the test's own
+  std::optional<unsigned> umask{};  // the child's umask; empty: inherited
+};
+
+// Runs `argv[0]` (a path) with `argv`, without a shell, stdin from /dev/null,
+// stdout and stderr captured through files. CAIRN_DB is removed from the
+// child's environment, so a test never touches the caller's registry.
+inline ProcessResult run_process(const std::vector<std::string>& args,
+                                 const ProcessOptions& options = {}) {
+  TempDir io;
+  const std::string out_path = (io / "stdout").string(), err_path = (io / "stderr").string();
+  // Everything the child needs is built before fork(): after it, only
+  // async-signal-safe calls.
+  std::vector<std::string> arg_strings = args;
+  std::vector<char*> argv;
+  for (std::string& arg : arg_strings) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (std::string_view(*entry).substr(0, 9) != "CAIRN_DB=") env_strings.emplace_back(*entry);
+  }
+  std::vector<char*> envp;
+  for (std::string& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  const std::string cwd = options.cwd.string();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in < 0 || out < 0 || err < 0) ::_exit(126);
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    if (options.umask) ::umask(static_cast<mode_t>(*options.umask));
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw std::runtime_error("waitpid failed");
+  }
+  ProcessResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_bytes(out_path);
+  result.err = read_bytes(err_path);
+  return result;
+}
+
+}  // namespace test

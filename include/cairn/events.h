@@ -19,7 +19,17 @@ namespace cairn {
 
 // What kind of record an event is about. `registry` is for events about the
 // registry itself (backup, restore, migration, resync).
-enum class Kind : std::uint8_t { app, pool, memory_block, config, registry };
+enum class Kind : std::uint8_t {
+  app,
+  pool,
+  memory_block,
+  config,
+  torrent,
+  torrent_session,
+  kv,
+  trigger,
+  registry,
+};
 
 enum class Op : std::uint8_t {
   created,
@@ -48,6 +58,9 @@ struct Event {
   std::optional<nlohmann::json> before{}, after{};  // record images; absent on create / remove
   Timestamp at = 0;
   std::string actor{};
+  // False for events that are not in the change log (trigger records): they
+  // reach live subscribers only, carry revision 0 and are never replayed.
+  bool replayable = true;
 };
 
 void to_json(nlohmann::json& j, const Event& e);

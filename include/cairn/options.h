@@ -51,6 +51,22 @@ struct Options {
   std::size_t max_json_bytes = 64 * 1024;
   int max_json_depth = 32;
 
+  // The largest KV value accepted, in bytes. Values are read and written
+  // whole, and each write's event carries the value. Default: 1 MiB.
+  std::size_t max_kv_value_bytes = 1u << 20;
+
+  // How often expired KV entries and triggers are purged in the background
+  // (each with its expired event), once any were written with a TTL. Reads
+  // never return them even before. Default: 1000 ms.
+  int purge_interval_ms = 1000;
+
+  // A trigger created without a TTL lives this long. Default: 60 s.
+  std::int64_t trigger_default_ttl_ms = 60'000;
+
+  // Live triggers held in memory at most; creating one more fails with
+  // errc::constraint. Default: 100,000.
+  std::size_t max_triggers = 100'000;
+
   // Apply pending migrations when the registry is opened. When false, opening
   // a registry whose schema is behind fails with errc::migration_failed.
   // Default: true.

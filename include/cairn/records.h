@@ -11,6 +11,7 @@
 // record's last change, usable with Expect for compare-and-swap.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -124,12 +125,195 @@ struct ConfigQuery {
   std::size_t limit = 0;
 };
 
+// ---- Torrents (go-i2p-bt's torrent state, libtorrent's resume data) ----
+
+// A torrent's life, as go-i2p-bt's hooks see it. Allowed changes (anything
+// else is refused with errc::invalid_argument naming both states):
+//
+//   added     -> started, stopped, removed
+//   started   -> stopped, completed, removed
+//   stopped   -> started, removed
+//   completed -> started (seeding again), stopped, removed
+//   removed   -> (nothing: a removed torrent stays removed)
+//
+// A torrent is created in any state but removed (a server restoring its
+// torrents brings them back as they were). Staying in the same state is an
+// update (counters, trackers...), published as torrent.updated.
+enum class TorrentState { added, started, stopped, completed, removed };
+
+// Rate and connection limits. 0 means unlimited.
+struct TorrentLimits {
+  std::int64_t download_rate = 0;  // bytes per second
+  std::int64_t upload_rate = 0;    // bytes per second
+  std::int64_t max_connections = 0;
+  std::int64_t max_uploads = 0;
+};
+
+// libtorrent's torrent flags that resume data keeps.
+struct TorrentFlags {
+  bool paused = false;
+  bool auto_managed = true;
+  bool sequential_download = false;
+  bool seed_mode = false;
+  bool super_seeding = false;
+  bool upload_mode = false;
+  bool share_mode = false;
+};
+
+// The largest metainfo (.torrent file) a torrent may carry: 16 MiB.
+inline constexpr std::size_t kMaxMetainfoBytes = 16u << 20;
+
+struct Torrent {
+  // 40 hex digits (v1, SHA-1) or 64 (v2, SHA-256), lowercase.
+  std::string info_hash{};
+  std::string name{};                    // at most 1 KiB
+  TorrentState state = TorrentState::added;
+  std::string save_path{};               // at most 4 KiB
+  std::int64_t total_size = 0;           // bytes, >= 0
+  std::int64_t downloaded = 0;           // bytes, >= 0
+  std::int64_t uploaded = 0;             // bytes, >= 0
+  std::string pieces{};                  // bitfield, one bit per piece; at most 2 MiB
+  std::vector<std::vector<std::string>> trackers{};  // tiers of announce URLs
+  std::vector<std::int64_t> file_priorities{};       // per file, 0 (skip) to 7 (top)
+  TorrentLimits limits{};
+  TorrentFlags flags{};
+  Timestamp added_at = 0;       // 0: set to now when created
+  Timestamp completed_at = 0;   // 0: set to now when the state becomes completed
+  Timestamp last_activity = 0;
+  std::string metainfo{};       // the raw .torrent bytes, at most kMaxMetainfoBytes
+  nlohmann::json extra = nlohmann::json::object();
+
+  Timestamp created_at = 0, updated_at = 0;
+  Revision revision = 0;
+};
+
+struct TorrentQuery {
+  std::optional<TorrentState> state{};
+  std::string after{};
+  std::size_t limit = 0;
+};
+
+// The torrent session's configuration: one document per registry. Known keys
+// (after Transmission's settings.json, in snake_case) are typed and
+// range-checked; any other key is kept in `extra` as it is and written back
+// beside the known ones.
+struct TorrentSession {
+  std::string download_dir{};
+  std::string incomplete_dir{};
+  bool incomplete_dir_enabled = false;
+  std::int64_t peer_port = 51413;              // 1-65535
+  bool peer_port_random_on_start = false;
+  bool port_forwarding_enabled = true;
+  std::int64_t peer_limit_global = 200;        // >= 0
+  std::int64_t peer_limit_per_torrent = 50;    // >= 0
+  std::int64_t speed_limit_down = 100;         // KB/s, >= 0
+  bool speed_limit_down_enabled = false;
+  std::int64_t speed_limit_up = 100;           // KB/s, >= 0
+  bool speed_limit_up_enabled = false;
+  std::int64_t alt_speed_down = 50;            // KB/s, >= 0
+  std::int64_t alt_speed_up = 50;              // KB/s, >= 0
+  bool alt_speed_enabled = false;
+  std::int64_t encryption = 1;                 // 0 allowed, 1 preferred, 2 required
+  std::int64_t download_queue_size = 5;        // >= 0
+  bool download_queue_enabled = true;
+  std::int64_t seed_queue_size = 10;           // >= 0
+  bool seed_queue_enabled = false;
+  double ratio_limit = 2.0;                    // >= 0
+  bool ratio_limit_enabled = false;
+  std::int64_t idle_seeding_limit = 30;        // minutes, >= 0
+  bool idle_seeding_limit_enabled = false;
+  bool dht_enabled = true;
+  bool pex_enabled = true;
+  bool lpd_enabled = false;
+  bool utp_enabled = true;
+  bool start_added_torrents = true;
+  bool rename_partial_files = true;
+  std::int64_t cache_size_mb = 4;              // >= 0
+  nlohmann::json extra = nlohmann::json::object();  // unknown keys, kept
+
+  Timestamp created_at = 0, updated_at = 0;
+  Revision revision = 0;
+};
+
+// ---- Key-value namespaces (Lampo, leptos-state, Neo) ----
+
+// One entry of a namespace. The namespace follows the key rules above; the
+// key is 1-1024 bytes of UTF-8 without control characters; the value is any
+// bytes, at most Options::max_kv_value_bytes.
+struct KvEntry {
+  std::string name_space{};
+  std::string key{};
+  std::string value{};
+  std::int64_t version = 0;                // 1 when written first, +1 per write
+  std::optional<Timestamp> expires_at{};   // absent: never expires
+
+  Timestamp created_at = 0, updated_at = 0;
+  Revision revision = 0;
+};
+
+// How one KV write behaves.
+struct KvWriteOptions {
+  // Compare-and-swap: write only if the entry's version equals this (0: only
+  // if absent or expired). A mismatch fails with errc::conflict.
+  std::optional<std::int64_t> expect_version{};
+  // The entry expires this long after the write. Absent: never.
+  std::optional<std::int64_t> ttl_ms{};
+};
+
+// One write of KvStore::put_many.
+struct KvItem {
+  std::string key{};
+  std::string value{};
+  KvWriteOptions options{};
+};
+
+// Entries whose key starts with `prefix`, ordered by key (bytewise), after
+// `after` (exclusive), at most `limit` (0: no limit).
+struct KvQuery {
+  std::string prefix{};
+  std::string after{};
+  std::size_t limit = 0;
+};
+
+struct KvInfo {
+  std::int64_t entries = 0;
+  std::int64_t bytes = 0;  // keys and values
+};
+
+// ---- Trigger records (LatZero's trigger_records; ephemeral) ----
+
+// A trigger on its way from one app to another. Lives in memory only: never
+// written to the database, gone when the registry closes.
+struct Trigger {
+  std::string id{};
+  std::string origin_app_id{};
+  std::string origin_connection_id{};
+  std::string destination{};         // the trigger's name or target app
+  std::string pool{};                // optional: empty for none
+  std::string process{};             // optional: what the destination should run
+  std::int64_t ttl_ms = 0;           // 0: Options::trigger_default_ttl_ms
+  Timestamp expires_at = 0;          // set by the registry: created_at + ttl_ms
+  std::string dispatched_to{};       // empty until dispatched
+  bool completed = false;
+
+  Timestamp created_at = 0, updated_at = 0;
+};
+
+// Triggers matching every set field, ordered by id.
+struct TriggerQuery {
+  std::optional<std::string> pool{};
+  std::optional<std::string> destination{};
+  std::optional<std::string> origin_app_id{};
+};
+
 // Names as written in JSON and the CLI ("local", "binary"...).
 const char* to_string(PoolType t) noexcept;
 const char* to_string(BlockType t) noexcept;
+const char* to_string(TorrentState s) noexcept;
 // Throw Error(errc::invalid_argument) for an unknown name.
 PoolType pool_type_from_string(std::string_view s);
 BlockType block_type_from_string(std::string_view s);
+TorrentState torrent_state_from_string(std::string_view s);
 
 // JSON forms, used by events, export/import and the CLI. from_json throws
 // Error(errc::invalid_argument) naming the field when a value has the wrong
@@ -142,5 +326,17 @@ void to_json(nlohmann::json& j, const MemoryBlock& r);
 void from_json(const nlohmann::json& j, MemoryBlock& r);
 void to_json(nlohmann::json& j, const ConfigEntry& r);
 void from_json(const nlohmann::json& j, ConfigEntry& r);
+// Binary fields (pieces, metainfo, KV values) are base64 in JSON:
+// "pieces_base64", "metainfo_base64", "value_base64".
+void to_json(nlohmann::json& j, const Torrent& r);
+void from_json(const nlohmann::json& j, Torrent& r);
+// A flat document: the known keys and the extra ones side by side. Known keys
+// of the wrong type are refused, naming the key.
+void to_json(nlohmann::json& j, const TorrentSession& r);
+void from_json(const nlohmann::json& j, TorrentSession& r);
+void to_json(nlohmann::json& j, const KvEntry& r);
+void from_json(const nlohmann::json& j, KvEntry& r);
+void to_json(nlohmann::json& j, const Trigger& r);
+void from_json(const nlohmann::json& j, Trigger& r);
 
 }  // namespace cairn

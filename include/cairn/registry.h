@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -46,6 +47,9 @@ class Tx {
   PoolStore pools();
   MemoryBlockStore blocks();
   ConfigStore config();
+  TorrentStore torrents();
+  TorrentSessionStore torrent_session();
+  KvStore kv(std::string_view name_space);
 
   // Throws on failure, after rolling back: nothing of the transaction is kept.
   void commit();
@@ -79,6 +83,8 @@ struct Stats {
   std::int64_t page_count = 0;
   std::int64_t freelist_pages = 0;
   std::int64_t apps = 0, pools = 0, memory_blocks = 0, config_entries = 0;
+  std::int64_t torrents = 0, kv_entries = 0;  // kv_entries counts expired ones not yet purged
+  std::int64_t triggers = 0;                  // live, in this process
   Revision last_revision = 0;
   Revision oldest_revision = 0;   // oldest revision kept in the change log (0: empty)
   std::int64_t statements_cached = 0;
@@ -116,6 +122,12 @@ class Registry {
   PoolStore pools();
   MemoryBlockStore blocks();
   ConfigStore config();
+  TorrentStore torrents();
+  TorrentSessionStore torrent_session();
+  // The namespace's entries; the name follows the key rules (records.h).
+  KvStore kv(std::string_view name_space);
+  // In memory only; not part of transactions (see TriggerStore).
+  TriggerStore triggers();
 
   // Opens a write transaction on this thread (BEGIN IMMEDIATE), or a
   // savepoint when this thread already has one.
@@ -175,6 +187,17 @@ class Registry {
   // re-read what they cache. Throws errc::restore_refused.
   void restore_from(const std::filesystem::path& backup);
 
+  // Writes every durable record (apps, pools, memory blocks, config, the
+  // torrent session, torrents, KV entries; or only options.kinds) as JSON
+  // Lines: a header line, then one {"kind": ..., "record": ...} per line,
+  // in a fixed order and ordered by key, without revisions. Expired KV
+  // entries are left out. Returns the number of records written.
+  std::size_t export_records(std::ostream& out, const ExportOptions& options = {}) const;
+  // Reads what export_records wrote and writes it in one transaction: all or
+  // nothing. Records keep their timestamps and versions and replace records
+  // with the same key. A bad line fails with errc::invalid_argument whose
+  // message starts with "line N:".
+  ImportResult import_records(std::istream& in);
   // PRAGMA integrity_check: {"ok"} when the file is sound, else the problems.
   std::vector<std::string> integrity_check() const;
 

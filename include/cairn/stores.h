@@ -18,7 +18,9 @@
 // Every error is a cairn::Error (see error.h).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -29,6 +31,7 @@ namespace cairn {
 
 namespace detail {
 class StoreContext;
+class TriggerTable;
 }
 
 // Whether removing a pool also removes the memory blocks inside it.
@@ -120,6 +123,117 @@ class ConfigStore {
   friend class Tx;
   explicit ConfigStore(detail::StoreContext* ctx) : ctx_(ctx) {}
   detail::StoreContext* ctx_;
+};
+
+// Torrents by info hash (go-i2p-bt's torrent state). State changes follow
+// TorrentState's rules and publish go-i2p-bt's hook topics: torrent.added
+// (created), torrent.started, torrent.stopped, torrent.completed,
+// torrent.removed; torrent.updated when the state stays.
+class TorrentStore {
+ public:
+  std::optional<Torrent> find(std::string_view info_hash) const;
+  Torrent get(std::string_view info_hash) const;
+  Torrent create(Torrent torrent);
+  // Fails with errc::invalid_argument, naming both states, for a state
+  // change TorrentState does not allow.
+  Torrent put(Torrent torrent, Expect expect = {});
+  Torrent update(std::string_view info_hash, const std::function<void(Torrent&)>& edit,
+                 Expect expect = {});
+  bool remove(std::string_view info_hash, Expect expect = {});
+  std::vector<Torrent> list(const TorrentQuery& query = {}) const;
+  std::size_t count(const TorrentQuery& query = {}) const;
+
+  // go-i2p-bt's SaveAllTorrents / LoadAllTorrents: all of them in one
+  // transaction; a failure leaves nothing written.
+  std::vector<Torrent> save_all(std::vector<Torrent> torrents);
+  std::vector<Torrent> load_all() const;
+
+ private:
+  friend class Registry;
+  friend class Tx;
+  explicit TorrentStore(detail::StoreContext* ctx) : ctx_(ctx) {}
+  detail::StoreContext* ctx_;
+};
+
+// The torrent session's configuration document. Topic torrent_session.changed.
+class TorrentSessionStore {
+ public:
+  // The stored document, or the defaults (revision 0) when none was saved.
+  TorrentSession load() const;
+  std::optional<TorrentSession> find() const;
+  TorrentSession save(TorrentSession session, Expect expect = {});
+
+ private:
+  friend class Registry;
+  friend class Tx;
+  explicit TorrentSessionStore(detail::StoreContext* ctx) : ctx_(ctx) {}
+  detail::StoreContext* ctx_;
+};
+
+// One key-value namespace (Lampo's Persister, leptos-state's StorageBackend).
+// An expired entry is invisible at once: find, get, exists, list, info and
+// compare-and-swap treat it as absent. Expired entries are removed by
+// purge_expired(), which also runs in the background every
+// Options::purge_interval_ms, each with a kv.expired event. Topics: kv.put,
+// kv.removed, kv.expired. Event ids are "<namespace>/<key>".
+class KvStore {
+ public:
+  const std::string& name_space() const noexcept { return name_space_; }
+
+  std::optional<KvEntry> find(std::string_view key) const;
+  KvEntry get(std::string_view key) const;  // absent or expired: errc::not_found
+  bool exists(std::string_view key) const;
+  // Writes one entry; version becomes 1 for a new entry, +1 otherwise.
+  KvEntry put(std::string_view key, std::string_view value, const KvWriteOptions& options = {});
+  // All the writes in one transaction, in order; a failure writes none.
+  std::vector<KvEntry> put_many(const std::vector<KvItem>& items);
+  // false if absent. expect_version: remove only at that version
+  // (errc::conflict otherwise).
+  bool erase(std::string_view key, std::optional<std::int64_t> expect_version = {});
+  // Keyset paging: pass the last key of a page as the next query's after.
+  std::vector<KvEntry> list(const KvQuery& query = {}) const;
+  // Remove every entry whose key starts with prefix ("" removes all); return
+  // how many were removed. clear() is erase_prefix("").
+  std::size_t erase_prefix(std::string_view prefix);
+  std::size_t clear();
+  KvInfo info() const;
+  // Removes this namespace's expired entries now; returns how many.
+  std::size_t purge_expired();
+
+ private:
+  friend class Registry;
+  friend class Tx;
+  KvStore(detail::StoreContext* ctx, std::string name_space);
+  detail::StoreContext* ctx_;
+  std::string name_space_;
+};
+
+// Trigger records: in memory only, in both durable and in-memory registries,
+// never in the database file and never in the change log. Their events
+// (trigger.created, trigger.dispatched, trigger.completed, trigger.expired)
+// reach live subscribers with Event::replayable false. They are not part of
+// transactions: each call takes effect at once. A trigger past its
+// expires_at is invisible at once and removed (trigger.expired) by
+// purge_expired() or the background purge.
+class TriggerStore {
+ public:
+  // Fills expires_at (created_at + ttl_ms, or the default TTL). A present id:
+  // errc::already_exists. More than Options::max_triggers live: errc::constraint.
+  Trigger create(Trigger trigger);
+  std::optional<Trigger> find(std::string_view id) const;
+  Trigger get(std::string_view id) const;
+  // Records the app the trigger was handed to. Absent: errc::not_found.
+  Trigger mark_dispatched(std::string_view id, std::string_view app_id);
+  Trigger mark_completed(std::string_view id);
+  bool remove(std::string_view id);
+  std::vector<Trigger> list(const TriggerQuery& query = {}) const;
+  std::size_t count() const;
+  std::size_t purge_expired();
+
+ private:
+  friend class Registry;
+  explicit TriggerStore(detail::TriggerTable* table) : table_(table) {}
+  detail::TriggerTable* table_;
 };
 
 }  // namespace cairn

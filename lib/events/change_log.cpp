@@ -2,6 +2,10 @@
 
 #include <limits>
 
+#include <fmt/format.h>
+
+#include "cairn/error.h"
+
 namespace cairn::detail {
 namespace {
 
@@ -41,14 +45,23 @@ void bind_image(db::Statement& stmt, int index, const std::optional<std::string>
   }
 }
 
+// Images are written by the registry; one that does not parse was damaged.
+nlohmann::json parse_stored_image(std::string_view text) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(errc::corrupt, fmt::format("a change-log image is damaged: {}", e.what()));
+  }
+}
+
 std::optional<nlohmann::json> parse_image(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
-  return nlohmann::json::parse(*text);
+  return parse_stored_image(*text);
 }
 
 std::optional<nlohmann::json> read_image(const db::Statement& stmt, int column) {
   if (stmt.is_null(column)) return std::nullopt;
-  return nlohmann::json::parse(stmt.column_text(column));
+  return parse_stored_image(stmt.column_text(column));
 }
 
 }  // namespace
@@ -93,8 +106,12 @@ static std::vector<Event> read_rows(db::Statement& stmt) {
     Event e;
     e.revision = stmt.column_int(0);
     e.index = static_cast<std::uint32_t>(stmt.column_int(1));
-    e.kind = kind_from_string(stmt.column_text(2));
-    e.op = op_from_string(stmt.column_text(3));
+    try {
+      e.kind = kind_from_string(stmt.column_text(2));
+      e.op = op_from_string(stmt.column_text(3));
+    } catch (const Error& bad) {
+      throw Error(errc::corrupt, fmt::format("a change-log row is damaged: {}", bad.what()));
+    }
     e.topic = std::string(stmt.column_text(4));
     e.id = std::string(stmt.column_text(5));
     e.before = read_image(stmt, 6);

@@ -14,11 +14,15 @@ namespace {
 using detail::name_of;
 using detail::value_of;
 
-constexpr std::array<std::pair<Kind, const char*>, 5> kKinds = {{
+constexpr std::array<std::pair<Kind, const char*>, 9> kKinds = {{
     {Kind::app, "app"},
     {Kind::pool, "pool"},
     {Kind::memory_block, "memory_block"},
     {Kind::config, "config"},
+    {Kind::torrent, "torrent"},
+    {Kind::torrent_session, "torrent_session"},
+    {Kind::kv, "kv"},
+    {Kind::trigger, "trigger"},
     {Kind::registry, "registry"},
 }};
 
@@ -48,6 +52,7 @@ void to_json(nlohmann::json& j, const Event& e) {
   };
   if (e.before) j["before"] = *e.before;
   if (e.after) j["after"] = *e.after;
+  if (!e.replayable) j["replayable"] = false;
 }
 
 }  // namespace cairn

@@ -96,6 +96,30 @@ void Subscriber::push(Revision revision, const std::shared_ptr<const std::vector
   cv.notify_one();
 }
 
+void Subscriber::push_live_only(const std::shared_ptr<const std::vector<Event>>& events) {
+  std::vector<Event> picked;
+  for (const auto& e : *events) {
+    if (matches(e)) picked.push_back(e);
+  }
+  if (picked.empty()) return;
+  {
+    std::lock_guard lock(mu);
+    if (queued_events + picked.size() > capacity) {
+      const Revision at_revision = queue.empty() ? delivered.load() : queue.back().revision;
+      queue.clear();
+      queue.push_back(Batch{at_revision, std::make_shared<const std::vector<Event>>(
+                                             1, resync_event(at_revision, picked.front().at))});
+      queued_events = 1;
+      resyncs.fetch_add(1);
+    } else {
+      queued_events += picked.size();
+      queue.push_back(
+          Batch{0, std::make_shared<const std::vector<Event>>(std::move(picked)), true});
+    }
+  }
+  cv.notify_one();
+}
+
 // ---- EventBus: publishing and the dispatcher ---------------------------------
 
 EventBus::EventBus(StoreContext& ctx) : ctx_(ctx) {}
@@ -116,6 +140,13 @@ void EventBus::publish(std::vector<Change>&& events) {
     incoming_.emplace(revision, std::move(events));
   }
   cv_.notify_one();
+}
+
+void EventBus::publish_live_only(std::vector<Event>&& events) {
+  if (events.empty()) return;
+  auto shared = std::make_shared<const std::vector<Event>>(std::move(events));
+  std::lock_guard lock(mu_);
+  for (const auto& sub : subscribers_) sub->push_live_only(shared);
 }
 
 void EventBus::dispatch_loop() {
@@ -370,6 +401,7 @@ void EventBus::deliver_loop(const std::shared_ptr<Subscriber>& sub) {
       if (batch.events) sub->queued_events -= batch.events->size();
     }
     if (batch.events) handle(*sub, batch.revision, *batch.events);
+    if (batch.live_only) continue;
     sub->delivered = batch.revision;
     notify_progress();
     store_position(*sub, Position::periodic);

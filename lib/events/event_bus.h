@@ -47,6 +47,8 @@ struct Subscriber {
   bool matches(const Event& e) const;
   // Queues the revision's matching events (a tick when none match).
   void push(Revision revision, const std::shared_ptr<const std::vector<Event>>& events);
+  // Queues events that are not in the change log (live only; see Event::replayable).
+  void push_live_only(const std::shared_ptr<const std::vector<Event>>& events);
 
   const Filter filter;
   const Handler handler;
@@ -62,6 +64,7 @@ struct Subscriber {
   struct Batch {
     Revision revision = 0;
     std::shared_ptr<const std::vector<Event>> events;  // null: nothing matched (a tick)
+    bool live_only = false;  // not a revision of the log: delivered does not move
   };
   std::mutex mu;
   std::condition_variable cv;
@@ -87,6 +90,9 @@ class EventBus : public std::enable_shared_from_this<EventBus> {
 
   // A committed transaction's events (StoreContext::on_commit).
   void publish(std::vector<Change>&& changes);
+  // Events of ephemeral records (triggers): straight to the live
+  // subscribers' queues, never to the change log.
+  void publish_live_only(std::vector<Event>&& events);
 
   Subscription subscribe(const Filter& filter, Handler handler, const SubscribeOptions& options);
   void unsubscribe(const std::shared_ptr<Subscriber>& sub) noexcept;

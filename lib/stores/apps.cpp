@@ -2,6 +2,7 @@
 // "apps in a pool" is an index range rather than a scan of JSON text.
 #include "cairn/stores.h"
 #include "stores/record_table.h"
+#include "stores/transfer.h"
 
 namespace cairn {
 namespace detail {
@@ -153,6 +154,8 @@ struct AppCodec {
 };
 
 }  // namespace
+
+const KindTransfer kAppTransfer{Kind::app, &export_rows<AppCodec>, &import_json<AppCodec>};
 }  // namespace detail
 
 using detail::AppCodec;

@@ -1,6 +1,7 @@
 // ConfigStore: server configuration, one JSON value of any type per key.
 #include "cairn/stores.h"
 #include "stores/record_table.h"
+#include "stores/transfer.h"
 
 namespace cairn {
 namespace detail {
@@ -66,6 +67,8 @@ struct ConfigCodec {
 };
 
 }  // namespace
+
+const KindTransfer kConfigTransfer{Kind::config, &export_rows<ConfigCodec>, &import_json<ConfigCodec>};
 }  // namespace detail
 
 using detail::ConfigCodec;

@@ -3,6 +3,7 @@
 
 #include "cairn/stores.h"
 #include "stores/record_table.h"
+#include "stores/transfer.h"
 
 namespace cairn {
 namespace detail {
@@ -150,6 +151,8 @@ struct MemoryBlockCodec {
 
 }  // namespace
 
+const KindTransfer kMemoryBlockTransfer{Kind::memory_block, &export_rows<MemoryBlockCodec>, &import_json<MemoryBlockCodec>};
+
 std::int64_t count_blocks_in_pool(db::Connection& conn, std::string_view pool) {
   db::Statement s = conn.prepare(MemoryBlockCodec::kCountByPool);
   s.bind_text(1, pool);
@@ -160,7 +163,7 @@ void remove_blocks_in_pool(Writer& w, std::string_view pool) {
   std::vector<MemoryBlock> blocks;
   {
     db::Statement s = MemoryBlockCodec::list(w.db(), MemoryBlockQuery{.pool = std::string(pool)});
-    while (s.step()) blocks.push_back(MemoryBlockCodec::read_row(s));
+    while (s.step()) blocks.push_back(read_stored_row<MemoryBlockCodec>(s));
   }
   for (const auto& block : blocks) remove_row<MemoryBlockCodec>(w, block);
 }

@@ -3,6 +3,7 @@
 #include "cairn/stores.h"
 #include "stores/memory_blocks.h"
 #include "stores/record_table.h"
+#include "stores/transfer.h"
 
 namespace cairn {
 namespace detail {
@@ -113,6 +114,8 @@ struct PoolCodec {
 };
 
 }  // namespace
+
+const KindTransfer kPoolTransfer{Kind::pool, &export_rows<PoolCodec>, &import_json<PoolCodec>};
 }  // namespace detail
 
 using detail::PoolCodec;

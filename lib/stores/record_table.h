@@ -33,6 +33,11 @@ namespace cairn::detail {
 // Whether a write may replace an existing record.
 enum class WriteMode { upsert, create_only };
 
+// Who sets a written record's timestamps and derived fields (versions,
+// registered...): the registry, as on every normal write, or the record
+// itself, as an import brings it (then C::stamp and its rules do not run).
+enum class Stamping { registry, keep };
+
 inline std::int64_t sql_limit(std::size_t limit) {
   return limit == 0 ? -1 : static_cast<std::int64_t>(limit);
 }
@@ -49,12 +54,28 @@ inline void check_expect(const RecordName& name, Revision current, Expect expect
                                        : fmt::format("revision {}", current)));
 }
 
+// C::read_row, for a row that the registry wrote and validated: a row that
+// does not parse (bad JSON, an unknown enum name) was damaged on disk or by
+// hand, and is reported as errc::corrupt, never as a parser's exception.
+template <class C>
+typename C::Record read_stored_row(const db::Statement& stmt) {
+  try {
+    return C::read_row(stmt);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(errc::corrupt,
+                fmt::format("a stored {} row is damaged: {}", C::noun, e.what()));
+  } catch (const Error& e) {
+    if (e.code() != errc::invalid_argument) throw;
+    throw Error(errc::corrupt, fmt::format("a stored {} row is damaged: {}", C::noun, e.what()));
+  }
+}
+
 template <class C>
 std::optional<typename C::Record> find_row(db::Connection& conn, std::string_view key) {
   db::Statement stmt = conn.prepare(C::kSelect);
   stmt.bind_text(1, key);
   if (!stmt.step()) return std::nullopt;
-  return C::read_row(stmt);
+  return read_stored_row<C>(stmt);
 }
 
 template <class C>
@@ -72,20 +93,41 @@ typename C::Record get_record(const StoreContext& ctx, std::string_view key) {
 // Steps 3 of the write path for one validated record: stamp, write the row,
 // add the change-log row. Runs inside ctx.write().
 template <class C>
-typename C::Record write_row(Writer& w, typename C::Record r, const typename C::Record* before) {
-  r.created_at = before ? before->created_at : w.now();
-  r.updated_at = w.now();
+typename C::Record write_row(Writer& w, typename C::Record r, const typename C::Record* before,
+                             Stamping stamping = Stamping::registry) {
+  if (stamping == Stamping::registry) {
+    r.created_at = before ? before->created_at : w.now();
+    r.updated_at = w.now();
+    C::stamp(r, before);
+  } else {
+    if (r.created_at == 0) r.created_at = w.now();
+    if (r.updated_at == 0) r.updated_at = r.created_at;
+  }
   r.revision = w.revision();
-  C::stamp(r, before);
   C::before_write(w, r);
   db::Statement stmt = w.db().prepare(C::kUpsert);
   C::bind_row(stmt, r);
   stmt.run();
   C::after_write(w, r, before);
   const Op op = before ? Op::updated : Op::created;
-  w.record(C::kind, op, C::topic(op), C::key(r),
+  const char* topic = nullptr;
+  if constexpr (requires { C::topic_for(r, before); }) {
+    topic = C::topic_for(r, before);  // the topic depends on the change (torrent states)
+  } else {
+    topic = C::topic(op);
+  }
+  w.record(C::kind, op, topic, C::key(r),
            before ? std::optional<std::string>(C::image(*before)) : std::nullopt, C::image(r));
   return r;
+}
+
+// An imported record: validated, then written as it is (Stamping::keep) over
+// any record with its key. Runs inside ctx.write().
+template <class C>
+typename C::Record import_row(Writer& w, typename C::Record r) {
+  C::validate(r, w.options());
+  auto before = find_row<C>(w.db(), C::key(r));
+  return write_row<C>(w, std::move(r), before ? &*before : nullptr, Stamping::keep);
 }
 
 // Removes one existing record and records the change. Runs inside ctx.write().
@@ -110,6 +152,22 @@ typename C::Record put_record(StoreContext& ctx, typename C::Record r, Expect ex
     }
     check_expect(name, before ? before->revision : 0, expect);
     return write_row<C>(w, std::move(r), before ? &*before : nullptr);
+  });
+}
+
+// Upserts every record in one transaction (a savepoint of the caller's):
+// all are validated before any is written, and a failure writes none.
+template <class C>
+std::vector<typename C::Record> put_all(StoreContext& ctx, std::vector<typename C::Record> records) {
+  for (const auto& r : records) C::validate(r, ctx.options());
+  return ctx.write([&](Writer& w) {
+    std::vector<typename C::Record> stored;
+    stored.reserve(records.size());
+    for (auto& r : records) {
+      auto before = find_row<C>(w.db(), C::key(r));
+      stored.push_back(write_row<C>(w, std::move(r), before ? &*before : nullptr));
+    }
+    return stored;
   });
 }
 
@@ -144,13 +202,40 @@ bool remove_record(StoreContext& ctx, std::string_view key, Expect expect) {
   });
 }
 
+// Export: every record of the kind on `conn`, by key, in pages.
+template <class C>
+void export_rows(db::Connection& conn, Timestamp, const std::function<void(nlohmann::json&&)>& sink) {
+  constexpr std::size_t kPage = 500;
+  typename C::Query query;
+  query.limit = kPage;
+  for (;;) {
+    std::size_t n = 0;
+    db::Statement stmt = C::list(conn, query);
+    while (stmt.step()) {
+      const auto record = read_stored_row<C>(stmt);
+      query.after = std::string(C::key(record));
+      nlohmann::json j = record;
+      j.erase("revision");
+      sink(std::move(j));
+      ++n;
+    }
+    if (n < kPage) return;
+  }
+}
+
+// Import: one record's JSON form, checked and written as it is.
+template <class C>
+void import_json(Writer& w, const nlohmann::json& j) {
+  import_row<C>(w, j.get<typename C::Record>());
+}
+
 template <class C>
 std::vector<typename C::Record> list_records(const StoreContext& ctx,
                                              const typename C::Query& query) {
   return ctx.read([&](db::Connection& conn) {
     db::Statement stmt = C::list(conn, query);
     std::vector<typename C::Record> out;
-    while (stmt.step()) out.push_back(C::read_row(stmt));
+    while (stmt.step()) out.push_back(read_stored_row<C>(stmt));
     return out;
   });
 }

@@ -129,6 +129,10 @@ class StoreContext {
   // the writer lock is still held (so the order is the revision order).
   std::function<void(std::vector<Change>&&)> on_commit;
 
+  // Called when a record with a TTL is written, so that the registry starts
+  // its background purge. May be empty.
+  std::function<void()> on_expiring_write;
+
   // The database, or Error(closed) after close().
   db::Database& open_database() const;
   void close() noexcept;

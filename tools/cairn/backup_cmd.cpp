@@ -11,6 +11,7 @@
 
 #include "cairn/backup.h"
 #include "cli.h"
+#include "paths.h"
 
 namespace cairn::cli {
 namespace {
@@ -76,6 +77,7 @@ ExitCode run_create(const Globals& globals, const BackupArgs& args) {
   Registry reg = open_existing_registry(globals);
   std::filesystem::path dest =
       args.dest ? std::filesystem::path(*args.dest) : default_backup_dir(globals);
+  check_backup_dest(dest);
   std::error_code ec;
   if (!args.dest || std::filesystem::is_directory(dest, ec) || args.dest->ends_with('/')) {
     dest /= backup_file_name(std::filesystem::path(globals.db).stem().string(), now_ms());
@@ -130,6 +132,7 @@ ExitCode run_prune(const Globals& globals, const BackupArgs& args) {
 ExitCode run_restore(const Globals& globals, const RestoreArgs& args) {
   const std::string target = args.to ? *args.to : globals.db;
   if (target.empty()) fail_usage("no target: pass --to DB, --db PATH or set CAIRN_DB");
+  check_restore_target(target);
   RestoreOptions options;
   options.force = args.force;
   options.keep_replaced = !args.discard_replaced;

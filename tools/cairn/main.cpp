@@ -29,6 +29,7 @@
 #include "cairn/error.h"
 #include "cairn/registry.h"
 #include "cli.h"
+#include "paths.h"
 
 namespace cairn::cli {
 
@@ -107,6 +108,7 @@ int run(int argc, char** argv) {
     return to_int(ExitCode::usage);
   }
 
+  if (!globals.db.empty()) check_db_path(globals.db);  // paths.h: no link, FIFO or directory
   for (const Command& command : commands) {
     if (command.subcommand->parsed()) return to_int(command.run());
   }

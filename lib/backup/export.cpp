@@ -1,0 +1,187 @@
+#include "backup/export.h"
+
+#include <algorithm>
+#include <array>
+#include <istream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "stores/transfer.h"
+#include "stores/validate.h"
+
+namespace cairn::detail {
+namespace {
+
+constexpr const char* kFormat = "cairn-export";
+constexpr int kVersion = 1;
+// A line holds one record; the largest is a torrent with 16 MiB of metainfo
+// (about 22 MiB as base64).
+constexpr std::size_t kMaxLineBytes = 32u << 20;
+// Lines nest a record inside {"record": ...}; free-form fields go deeper.
+constexpr int kLineDepthAllowance = 4;
+
+// Referenced kinds come before the kinds that name them (pools, then blocks).
+const std::array<const KindTransfer*, 7> kExportOrder = {
+    &kConfigTransfer,        &kPoolTransfer,    &kAppTransfer, &kMemoryBlockTransfer,
+    &kTorrentSessionTransfer, &kTorrentTransfer, &kKvTransfer,
+};
+
+const KindTransfer* transfer_for(std::string_view kind) {
+  for (const KindTransfer* t : kExportOrder) {
+    if (kind == to_string(t->kind)) return t;
+  }
+  return nullptr;
+}
+
+bool wanted(const ExportOptions& options, Kind kind) {
+  return options.kinds.empty() ||
+         std::find(options.kinds.begin(), options.kinds.end(), kind) != options.kinds.end();
+}
+
+nlohmann::json header() { return {{"format", kFormat}, {"version", kVersion}}; }
+
+[[noreturn]] void bad_line(std::size_t line, std::string_view problem) {
+  throw Error(errc::invalid_argument, fmt::format("line {}: {}", line, problem));
+}
+
+// Deepest nesting of arrays and objects in JSON text, counted without
+// parsing: a hostile line is refused before any recursive work is done.
+int nesting_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+struct Line {
+  std::size_t number = 0;
+  const KindTransfer* transfer = nullptr;
+  nlohmann::json record{};
+};
+
+// Reads one line (without its '\n'); false at the end of input.
+bool read_line(std::istream& in, std::string& line, std::size_t number) {
+  line.clear();
+  char c = 0;
+  bool any = false;
+  while (in.get(c)) {
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() == kMaxLineBytes) {
+      bad_line(number, fmt::format("longer than {} bytes", kMaxLineBytes));
+    }
+    line += c;
+  }
+  return any;
+}
+
+Line parse_line(std::size_t number, const std::string& text, int max_depth) {
+  if (nesting_depth(text) > max_depth + kLineDepthAllowance) {
+    bad_line(number, fmt::format("nested deeper than {} levels", max_depth));
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    bad_line(number, fmt::format("not valid JSON: {}", e.what()));
+  }
+  if (!j.is_object() || j.size() != 2 || !j.contains("kind") || !j.contains("record") ||
+      !j["kind"].is_string() || !j["record"].is_object()) {
+    bad_line(number, "expected {\"kind\": \"...\", \"record\": {...}}");
+  }
+  const KindTransfer* transfer = transfer_for(j["kind"].get_ref<const std::string&>());
+  if (transfer == nullptr) {
+    bad_line(number, fmt::format("unknown kind \"{}\"",
+                                 j["kind"].get_ref<const std::string&>().substr(0, 32)));
+  }
+  return Line{number, transfer, std::move(j["record"])};
+}
+
+}  // namespace
+
+std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptions& options) {
+  std::size_t records = 0;
+  const Timestamp now = ctx.now();
+  ctx.read([&](db::Connection& conn) {
+    // One read transaction: the export is one snapshot while writers go on.
+    const bool own = !ctx.owns_transaction();
+    if (own) conn.exec("BEGIN");
+    try {
+      out << header().dump() << '\n';
+      for (const KindTransfer* t : kExportOrder) {
+        if (!wanted(options, t->kind)) continue;
+        t->export_all(conn, now, [&](nlohmann::json&& record) {
+          out << nlohmann::json{{"kind", to_string(t->kind)}, {"record", std::move(record)}}.dump()
+              << '\n';
+          ++records;
+        });
+      }
+      if (own) conn.exec("COMMIT");
+    } catch (...) {
+      if (own) sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  });
+  out.flush();
+  if (!out) throw Error(errc::io_error, "export: the output could not be written");
+  return records;
+}
+
+ImportResult import_jsonl(StoreContext& ctx, std::istream& in) {
+  ImportResult result;
+  std::string text;
+  if (!read_line(in, text, 1)) bad_line(1, "empty input: expected the export header");
+  result.lines = 1;
+  nlohmann::json first;
+  try {
+    first = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    bad_line(1, "not a cairn export (no header line)");
+  }
+  if (first != header()) bad_line(1, "not a cairn export of a version this library reads");
+
+  // Everything is read and checked before the transaction starts.
+  std::vector<Line> lines;
+  while (read_line(in, text, result.lines + 1)) {
+    ++result.lines;
+    lines.push_back(parse_line(result.lines, text, ctx.options().max_json_depth));
+  }
+  if (in.bad()) throw Error(errc::io_error, "import: the input could not be read");
+
+  ctx.write([&](Writer& w) {
+    for (const Line& line : lines) {
+      try {
+        line.transfer->import_one(w, line.record);
+      } catch (const Error& e) {
+        throw Error(e.code_value(), fmt::format("line {}: {}", line.number, e.what()),
+                    e.sqlite_code());
+      } catch (const nlohmann::json::exception& e) {
+        bad_line(line.number, e.what());
+      }
+    }
+    result.records = lines.size();
+    if (!lines.empty()) result.revision = w.revision();
+  });
+  return result;
+}
+
+}  // namespace cairn::detail

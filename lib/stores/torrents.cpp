@@ -1,0 +1,294 @@
+// TorrentStore: torrents by info hash, with go-i2p-bt's state hooks as topics.
+#include <algorithm>
+
+#include "cairn/stores.h"
+#include "records_json.h"
+#include "stores/record_table.h"
+#include "stores/transfer.h"
+
+namespace cairn {
+namespace detail {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 1024;
+constexpr std::size_t kMaxSavePathBytes = 4096;
+constexpr std::size_t kMaxPiecesBytes = 2u << 20;    // 16M pieces
+constexpr std::size_t kMaxTrackerUrls = 1000;
+constexpr std::size_t kMaxTrackerUrlBytes = 2048;
+constexpr std::size_t kMaxFiles = 1'000'000;
+constexpr std::int64_t kMaxBytes = std::int64_t{1} << 60;
+
+// TorrentState's rules (records.h), as a table: kAllowed[from][to].
+constexpr bool kAllowed[5][5] = {
+    //            added  started stopped completed removed
+    /* added */ {true, true, true, false, true},
+    /* started */ {false, true, true, true, true},
+    /* stopped */ {false, true, true, false, true},
+    /* completed */ {false, true, true, true, true},
+    /* removed */ {false, false, false, false, true},
+};
+
+bool lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string json_text(const nlohmann::json& j) { return j.dump(); }
+
+struct TorrentCodec {
+  using Record = Torrent;
+  using Query = TorrentQuery;
+  static constexpr Kind kind = Kind::torrent;
+  static constexpr const char* noun = "torrent";
+
+#define CAIRN_TORRENT_COLUMNS                                                                 \
+  "info_hash, name, state, save_path, total_size, downloaded, uploaded, pieces, trackers, " \
+  "file_priorities, limits, flags, added_at, completed_at, last_activity, metainfo, extra, "   \
+  "created_at, updated_at, revision"
+
+  static constexpr const char* kSelect =
+      "SELECT " CAIRN_TORRENT_COLUMNS " FROM torrents WHERE info_hash = ?";
+  static constexpr const char* kUpsert =
+      "INSERT INTO torrents (" CAIRN_TORRENT_COLUMNS
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (info_hash) DO UPDATE SET name = excluded.name, state = excluded.state, "
+      "save_path = excluded.save_path, total_size = excluded.total_size, "
+      "downloaded = excluded.downloaded, uploaded = excluded.uploaded, "
+      "pieces = excluded.pieces, trackers = excluded.trackers, "
+      "file_priorities = excluded.file_priorities, limits = excluded.limits, "
+      "flags = excluded.flags, added_at = excluded.added_at, "
+      "completed_at = excluded.completed_at, last_activity = excluded.last_activity, "
+      "metainfo = excluded.metainfo, extra = excluded.extra, "
+      "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+      "revision = excluded.revision";
+  static constexpr const char* kDelete = "DELETE FROM torrents WHERE info_hash = ?";
+  static constexpr const char* kList = "SELECT " CAIRN_TORRENT_COLUMNS
+                                       " FROM torrents WHERE info_hash > ? "
+                                       "ORDER BY info_hash LIMIT ?";
+  static constexpr const char* kListByState = "SELECT " CAIRN_TORRENT_COLUMNS
+                                              " FROM torrents WHERE state = ? AND info_hash > ? "
+                                              "ORDER BY info_hash LIMIT ?";
+#undef CAIRN_TORRENT_COLUMNS
+  static constexpr const char* kCount = "SELECT count(*) FROM torrents";
+  static constexpr const char* kCountByState = "SELECT count(*) FROM torrents WHERE state = ?";
+
+  static std::string_view key(const Torrent& t) { return t.info_hash; }
+
+  // Events carry the metainfo's size, not its bytes (records_json.h).
+  static std::string image(const Torrent& t) {
+    nlohmann::json j;
+    torrent_to_json(j, t, /*with_metainfo=*/false);
+    return j.dump();
+  }
+
+  static Torrent read_row(const db::Statement& s) {
+    const nlohmann::json limits = json_column(s, 10);
+    const nlohmann::json flags = json_column(s, 11);
+    return Torrent{
+        .info_hash = text_column(s, 0),
+        .name = text_column(s, 1),
+        .state = torrent_state_from_string(s.column_text(2)),
+        .save_path = text_column(s, 3),
+        .total_size = s.column_int(4),
+        .downloaded = s.column_int(5),
+        .uploaded = s.column_int(6),
+        .pieces = std::string(s.column_blob(7)),
+        .trackers = json_column(s, 8).get<std::vector<std::vector<std::string>>>(),
+        .file_priorities = json_column(s, 9).get<std::vector<std::int64_t>>(),
+        .limits =
+            TorrentLimits{
+                .download_rate = limits.at("download_rate").get<std::int64_t>(),
+                .upload_rate = limits.at("upload_rate").get<std::int64_t>(),
+                .max_connections = limits.at("max_connections").get<std::int64_t>(),
+                .max_uploads = limits.at("max_uploads").get<std::int64_t>(),
+            },
+        .flags =
+            TorrentFlags{
+                .paused = flags.at("paused").get<bool>(),
+                .auto_managed = flags.at("auto_managed").get<bool>(),
+                .sequential_download = flags.at("sequential_download").get<bool>(),
+                .seed_mode = flags.at("seed_mode").get<bool>(),
+                .super_seeding = flags.at("super_seeding").get<bool>(),
+                .upload_mode = flags.at("upload_mode").get<bool>(),
+                .share_mode = flags.at("share_mode").get<bool>(),
+            },
+        .added_at = s.column_int(12),
+        .completed_at = s.column_int(13),
+        .last_activity = s.column_int(14),
+        .metainfo = std::string(s.column_blob(15)),
+        .extra = json_column(s, 16),
+        .created_at = s.column_int(17),
+        .updated_at = s.column_int(18),
+        .revision = s.column_int(19),
+    };
+  }
+
+  static void bind_row(db::Statement& s, const Torrent& t) {
+    const nlohmann::json limits = {{"download_rate", t.limits.download_rate},
+                                   {"upload_rate", t.limits.upload_rate},
+                                   {"max_connections", t.limits.max_connections},
+                                   {"max_uploads", t.limits.max_uploads}};
+    const nlohmann::json flags = {{"paused", t.flags.paused},
+                                  {"auto_managed", t.flags.auto_managed},
+                                  {"sequential_download", t.flags.sequential_download},
+                                  {"seed_mode", t.flags.seed_mode},
+                                  {"super_seeding", t.flags.super_seeding},
+                                  {"upload_mode", t.flags.upload_mode},
+                                  {"share_mode", t.flags.share_mode}};
+    s.bind_text(1, t.info_hash)
+        .bind_text(2, t.name)
+        .bind_text(3, to_string(t.state))
+        .bind_text(4, t.save_path)
+        .bind_int(5, t.total_size)
+        .bind_int(6, t.downloaded)
+        .bind_int(7, t.uploaded)
+        .bind_blob(8, t.pieces.data(), t.pieces.size())
+        .bind_text(9, json_text(t.trackers))
+        .bind_text(10, json_text(t.file_priorities))
+        .bind_text(11, limits.dump())
+        .bind_text(12, flags.dump())
+        .bind_int(13, t.added_at)
+        .bind_int(14, t.completed_at)
+        .bind_int(15, t.last_activity)
+        .bind_blob(16, t.metainfo.data(), t.metainfo.size())
+        .bind_text(17, t.extra.dump())
+        .bind_int(18, t.created_at)
+        .bind_int(19, t.updated_at)
+        .bind_int(20, t.revision);
+  }
+
+  static void validate(const Torrent& t, const Options& options) {
+    const RecordName name(noun, t.info_hash);
+    if ((t.info_hash.size() != 40 && t.info_hash.size() != 64) || !lower_hex(t.info_hash)) {
+      name.fail("info_hash", "must be 40 (v1) or 64 (v2) lowercase hex digits");
+    }
+    check_text(name, "name", t.name, kMaxNameBytes);
+    check_text(name, "save_path", t.save_path, kMaxSavePathBytes);
+    if (t.save_path.find('\0') != std::string::npos) name.fail("save_path", "contains a NUL byte");
+    check_range(name, "state", static_cast<int>(t.state), 0,
+                static_cast<int>(TorrentState::removed));
+    check_range(name, "total_size", t.total_size, 0, kMaxBytes);
+    check_range(name, "downloaded", t.downloaded, 0, kMaxBytes);
+    check_range(name, "uploaded", t.uploaded, 0, kMaxBytes);
+    if (t.pieces.size() > kMaxPiecesBytes) {
+      name.fail("pieces", fmt::format("{} bytes, longer than {}", t.pieces.size(), kMaxPiecesBytes));
+    }
+    std::size_t urls = 0;
+    for (const auto& tier : t.trackers) {
+      for (const auto& url : tier) {
+        if (++urls > kMaxTrackerUrls) {
+          name.fail("trackers", fmt::format("more than {} URLs", kMaxTrackerUrls));
+        }
+        if (url.empty()) name.fail("trackers", "an empty URL");
+        check_text(name, "trackers", url, kMaxTrackerUrlBytes);
+      }
+    }
+    if (t.file_priorities.size() > kMaxFiles) {
+      name.fail("file_priorities", fmt::format("more than {} files", kMaxFiles));
+    }
+    for (const std::int64_t p : t.file_priorities) check_range(name, "file_priorities", p, 0, 7);
+    check_range(name, "limits.download_rate", t.limits.download_rate, 0, kMaxBytes);
+    check_range(name, "limits.upload_rate", t.limits.upload_rate, 0, kMaxBytes);
+    check_range(name, "limits.max_connections", t.limits.max_connections, 0, INT32_MAX);
+    check_range(name, "limits.max_uploads", t.limits.max_uploads, 0, INT32_MAX);
+    check_range(name, "added_at", t.added_at, 0, INT64_MAX);
+    check_range(name, "completed_at", t.completed_at, 0, INT64_MAX);
+    check_range(name, "last_activity", t.last_activity, 0, INT64_MAX);
+    if (t.metainfo.size() > kMaxMetainfoBytes) {
+      name.fail("metainfo",
+                fmt::format("{} bytes, longer than {}", t.metainfo.size(), kMaxMetainfoBytes));
+    }
+    check_json(name, "extra", t.extra, options);
+  }
+
+  static const char* topic(Op op) {
+    return op == Op::removed ? "torrent.removed" : "torrent.updated";
+  }
+
+  // go-i2p-bt's hooks: a new torrent is "added" whatever its state; a state
+  // change is named after the new state; anything else is an update.
+  static const char* topic_for(const Torrent& t, const Torrent* before) {
+    if (!before) return "torrent.added";
+    if (before->state == t.state) return "torrent.updated";
+    switch (t.state) {
+      case TorrentState::started: return "torrent.started";
+      case TorrentState::stopped: return "torrent.stopped";
+      case TorrentState::completed: return "torrent.completed";
+      case TorrentState::removed: return "torrent.removed";
+      case TorrentState::added: break;
+    }
+    return "torrent.updated";
+  }
+
+  // The state machine runs here, where the stored state is known.
+  // updated_at is this write's time.
+  static void stamp(Torrent& t, const Torrent* before) {
+    const RecordName name(noun, t.info_hash);
+    if (!before && t.state == TorrentState::removed) {
+      name.fail("state", "a torrent cannot be created in state removed");
+    }
+    if (before &&
+        !kAllowed[static_cast<int>(before->state)][static_cast<int>(t.state)]) {
+      name.fail("state", fmt::format("cannot go from {} to {}", to_string(before->state),
+                                     to_string(t.state)));
+    }
+    if (t.added_at == 0) t.added_at = before && before->added_at ? before->added_at : t.updated_at;
+    if (t.state == TorrentState::completed && t.completed_at == 0) t.completed_at = t.updated_at;
+  }
+  static void before_write(Writer&, const Torrent&) {}
+  static void after_write(Writer&, const Torrent&, const Torrent*) {}
+
+  static db::Statement list(db::Connection& c, const TorrentQuery& q) {
+    int i = 1;
+    db::Statement s = c.prepare(q.state ? kListByState : kList);
+    if (q.state) s.bind_text(i++, to_string(*q.state));
+    s.bind_text(i++, q.after);
+    s.bind_int(i, sql_limit(q.limit));
+    return s;
+  }
+  static db::Statement count(db::Connection& c, const TorrentQuery& q) {
+    db::Statement s = c.prepare(q.state ? kCountByState : kCount);
+    if (q.state) s.bind_text(1, to_string(*q.state));
+    return s;
+  }
+};
+
+}  // namespace
+
+const KindTransfer kTorrentTransfer{Kind::torrent, &export_rows<TorrentCodec>, &import_json<TorrentCodec>};
+}  // namespace detail
+
+using detail::TorrentCodec;
+
+std::optional<Torrent> TorrentStore::find(std::string_view info_hash) const {
+  return detail::find_record<TorrentCodec>(*ctx_, info_hash);
+}
+Torrent TorrentStore::get(std::string_view info_hash) const {
+  return detail::get_record<TorrentCodec>(*ctx_, info_hash);
+}
+Torrent TorrentStore::create(Torrent torrent) {
+  return detail::put_record<TorrentCodec>(*ctx_, std::move(torrent), {},
+                                          detail::WriteMode::create_only);
+}
+Torrent TorrentStore::put(Torrent torrent, Expect expect) {
+  return detail::put_record<TorrentCodec>(*ctx_, std::move(torrent), expect);
+}
+Torrent TorrentStore::update(std::string_view info_hash,
+                             const std::function<void(Torrent&)>& edit, Expect expect) {
+  return detail::update_record<TorrentCodec>(*ctx_, info_hash, edit, expect);
+}
+bool TorrentStore::remove(std::string_view info_hash, Expect expect) {
+  return detail::remove_record<TorrentCodec>(*ctx_, info_hash, expect);
+}
+std::vector<Torrent> TorrentStore::list(const TorrentQuery& query) const {
+  return detail::list_records<TorrentCodec>(*ctx_, query);
+}
+std::size_t TorrentStore::count(const TorrentQuery& query) const {
+  return detail::count_records<TorrentCodec>(*ctx_, query);
+}
+std::vector<Torrent> TorrentStore::save_all(std::vector<Torrent> torrents) {
+  return detail::put_all<TorrentCodec>(*ctx_, std::move(torrents));
+}
+std::vector<Torrent> TorrentStore::load_all() const { return list(); }
+
+}  // namespace cairn
