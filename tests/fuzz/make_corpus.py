@@ -17,10 +17,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # kind: 0 app, 1 pool, 2 memory_block, 3 config; mode: 0 put, 1 put twice,
 # 2 create then remove, 3 put then remove. As ASCII digits '0'..'3' select
 # the kinds with mode 0, '4'..'7' with mode 1; 'h'..'k' = 0x68.. mode 2.
+# From 0x80, b % 4: 0 torrent, 1 kv entry, 2 and 3 torrent session.
 APP, POOL, BLOCK, CONFIG = 0, 1, 2, 3
+TORRENT, KV, SESSION = 4, 5, 6
 
 
 def sel(kind, mode=0):
+    if kind >= 4:
+        return bytes([0x80 + (kind - 4) + 4 * mode])
     return bytes([0x30 + kind + 4 * mode]) if mode < 2 else bytes([0x60 + kind + 4 * mode])
 
 
@@ -121,6 +125,50 @@ def records_corpus():
     add("registered_negative", APP, '{"id":"a","registered":-5}')
     add("pools_not_strings", APP, '{"id":"a","pools":[1]}')
     add("not_an_object", CONFIG, '[{"key":"a"}]')
+
+    # Torrents, KV entries, the torrent session.
+    v1 = "0123456789abcdef0123456789abcdef01234567"
+    v2 = "0123456789abcdef" * 4
+    torrent = {
+        "info_hash": v1, "name": "ubuntu.iso", "state": "started", "save_path": "/data/dl",
+        "total_size": 1 << 30, "downloaded": 1 << 20, "uploaded": 5,
+        "pieces_base64": "/w8A", "trackers": [["udp://a:1/announce"], ["http://b/announce"]],
+        "file_priorities": [0, 4, 7],
+        "limits": {"download_rate": 0, "upload_rate": 100, "max_connections": 50,
+                   "max_uploads": 4},
+        "flags": {"paused": False, "auto_managed": True, "sequential_download": True,
+                  "seed_mode": False, "super_seeding": False, "upload_mode": False,
+                  "share_mode": False},
+        "added_at": 0, "completed_at": 0, "last_activity": 7,
+        "metainfo_base64": "ZDg6YW5ub3VuY2U=", "extra": {"label": "linux"},
+    }
+    for mode in range(4):
+        add(f"torrent_full_m{mode}", TORRENT, json.dumps(torrent), mode)
+        add(f"kv_m{mode}", KV, json.dumps({"namespace": "lampo", "key": "peer/1",
+                                           "value_base64": "aGVsbG8="}), mode)
+        add(f"session_m{mode}", SESSION, json.dumps({"download_dir": "/dl", "peer_port": 6881,
+                                                     "ratio_limit": 1.5, "unknown_key": [1]}),
+            mode)
+    add("torrent_v2", TORRENT, json.dumps({"info_hash": v2, "state": "completed"}))
+    add("torrent_upper", TORRENT, json.dumps({"info_hash": v1.upper()}))
+    add("torrent_removed", TORRENT, json.dumps({"info_hash": v1, "state": "removed"}), 2)
+    add("torrent_bad_base64", TORRENT, json.dumps({"info_hash": v1, "pieces_base64": "/w8=A"}))
+    add("torrent_base64_noncanonical", TORRENT,
+        json.dumps({"info_hash": v1, "pieces_base64": "/w9="}))
+    add("torrent_priority_8", TORRENT, json.dumps({"info_hash": v1, "file_priorities": [8]}))
+    add("torrent_nul_path", TORRENT, json.dumps({"info_hash": v1, "save_path": "a\u0000b"}))
+    add("kv_empty_value", KV, '{"namespace":"n","key":"k","value_base64":""}')
+    add("kv_utf8_key", KV, json.dumps({"namespace": "n", "key": "clé/😀", "value_base64": "AA=="}))
+    add("kv_control_key", KV, '{"namespace":"n","key":"a\u0001b","value_base64":"AA=="}')
+    add("kv_bad_namespace", KV, '{"namespace":".n","key":"k","value_base64":"AA=="}')
+    add("kv_key_1024", KV, json.dumps({"namespace": "n", "key": "k" * 1024, "value_base64": ""}))
+    add("kv_key_1025", KV, json.dumps({"namespace": "n", "key": "k" * 1025, "value_base64": ""}))
+    add("kv_ttl", KV, '{"namespace":"n","key":"t","value_base64":"","expires_at":5}')
+    add("session_port_0", SESSION, '{"peer_port":0}')
+    add("session_port_65536", SESSION, '{"peer_port":65536}')
+    add("session_encryption_3", SESSION, '{"encryption":3}')
+    add("session_ratio_negative", SESSION, '{"ratio_limit":-0.5}')
+    add("session_wrong_type", SESSION, '{"dht_enabled":"yes"}')
     add("dup_json_keys", CONFIG, '{"key":"a","key":"b","value":1}')
     return out
 
@@ -186,6 +234,66 @@ def ids_corpus():
     return out
 
 
+# fuzz_import: the bytes are the import stream itself (JSON Lines: a header,
+# then {"kind": ..., "record": ...} per line).
+def import_corpus():
+    header = '{"format":"cairn-export","version":1}'
+
+    def line(kind, record):
+        return json.dumps({"kind": kind, "record": record}, separators=(",", ":"))
+
+    v1 = "0123456789abcdef0123456789abcdef01234567"
+    pool = line("pool", {"name": "imported", "type": "global", "owners": ["app-9"],
+                         "policies": {"read": ["*"], "write": []}, "description": "d",
+                         "config": {"a": 1}, "created_at": 10, "updated_at": 11})
+    app = line("app", {"id": "app-9", "pools": ["imported", "p"], "meta": {"k": [1, 2]},
+                       "registered": 3, "last_seen": 4, "created_at": 3, "updated_at": 4})
+    block = line("memory_block", {"id": "blk-9", "pool": "imported", "size": 10, "type": "json",
+                                  "version": 7, "created_at": 5, "updated_at": 6})
+    block_in_p = line("memory_block", {"id": "blk-p", "pool": "p", "version": 2})
+    config = line("config", {"key": "imported.key", "value": [1, "two", None]})
+    torrent = line("torrent", {"info_hash": v1, "state": "stopped", "pieces_base64": "/w8A",
+                               "trackers": [["udp://a:1/announce"]]})
+    session = line("torrent_session", {"peer_port": 6881, "custom": {"x": 1}})
+    kv = line("kv", {"namespace": "lampo", "key": "peer/1", "value_base64": "aGVsbG8=",
+                     "version": 3})
+    every = [config, pool, app, block, session, torrent, kv]
+    out = {
+        "empty": "",
+        "header_only": header + "\n",
+        "header_no_newline": header,
+        "every_kind": "\n".join([header] + every) + "\n",
+        "every_kind_crlf": "\r\n".join([header] + every) + "\r\n",
+        "block_in_existing_pool": "\n".join([header, block_in_p]) + "\n",
+        "block_before_its_pool": "\n".join([header, block, pool]) + "\n",
+        "replace_fixture_pool": "\n".join([header, line("pool", {"name": "p"})]) + "\n",
+        "duplicate_record": "\n".join([header, config, config]) + "\n",
+        "bad_third_line": "\n".join([header, config, pool, line("app", {"id": ".bad"})]) + "\n",
+        "unknown_kind": "\n".join([header, line("widget", {"id": "w"})]) + "\n",
+        "unknown_field": "\n".join([header, line("app", {"id": "a", "colour": 1})]) + "\n",
+        "blank_line": "\n".join([header, config, "", pool]) + "\n",
+        "header_v2": '{"format":"cairn-export","version":2}\n' + config + "\n",
+        "header_reordered": '{"version":1,"format":"cairn-export"}\n' + config + "\n",
+        "no_header": config + "\n",
+        "extra_member": header + "\n" + '{"kind":"config","record":{"key":"k"},"x":1}\n',
+        "record_not_object": header + "\n" + '{"kind":"config","record":[1]}\n',
+        "depth_36": header + "\n" + line("config", {"key": "d", "value": json.loads(
+            "[" * 34 + "]" * 34)}) + "\n",
+        "depth_37": header + "\n" + line("config", {"key": "d", "value": json.loads(
+            "[" * 35 + "]" * 35)}) + "\n",
+        "deep_20k": header + "\n" + '{"kind":"config","record":{"key":"d","value":' +
+                     "[" * 20000 + "]" * 20000 + "}}\n",
+        "deep_header": '{"format":' + "[" * 20000 + "]" * 20000 + ',"version":1}\n',
+        "brackets_in_strings": header + "\n" + line("config", {"key": "s", "value": "[[[{{{\\\"]]"}) + "\n",
+        "kv_bad_base64": header + "\n" + line("kv", {"namespace": "n", "key": "k",
+                                                       "value_base64": "a=b="}) + "\n",
+        "torrent_removed_state": header + "\n" + line("torrent", {"info_hash": v1,
+                                                                   "state": "removed"}) + "\n",
+        "nul_byte": header + "\n" + '{"kind":"config","record":{"key":"k","value":"a\u0000"}}\n\x00',
+    }
+    return {name: text.encode("utf-8", "surrogatepass") for name, text in out.items()}
+
+
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -199,6 +307,7 @@ def write(target, files):
 def main():
     write("fuzz_records", records_corpus())
     write("fuzz_ids", ids_corpus())
+    write("fuzz_import", import_corpus())
 
     # Reproducers of library bugs the fuzzers found (see README.md).
     reg = os.path.join(HERE, "regressions", "fuzz_records")
