@@ -11,11 +11,10 @@
 #include <cstdlib>
 #include <exception>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "cairn/cairn.h"
 

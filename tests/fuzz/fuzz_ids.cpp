@@ -13,6 +13,9 @@
 //     not_found, nullopt, false, an ordered list of greater keys.
 // Only cairn::Error may escape the library; anything else is a finding.
 //
+// Also: KV namespaces and keys (keys: 1-1024 bytes of UTF-8 without control
+// characters), torrent info hashes (40 or 64 lowercase hex digits), and KV
+// prefixes: list(prefix) and erase_prefix() match a plain filter of the keys.
 // Also: free-text fields (a block's name, a pool's description, an app's
 // protocol_version) are accepted exactly when they are valid UTF-8 (checked
 // by an independent validator) within their size limit, and stored byte for
@@ -20,8 +23,10 @@
 //
 // Input layout: byte 0 picks where the bytes go. Below 0x80, b % 8: app id,
 // pool name, memory block id, config key, an app's pools[], an app's
-// triggers[], a pool's owners[] and policies, a block's pool. From 0x80, a
+// triggers[], a pool's owners[] and policies, a block's pool. 0x80-0xbf: a
 // text field (b % 3: block name, pool description, app protocol_version).
+// 0xc0-0xff (b % 4): a KV namespace, a KV key, a torrent info_hash, a KV
+// prefix for list() and erase_prefix().
 // The rest is the key or text, as is.
 // One in-memory registry per process; every input removes what it wrote.
 #include <algorithm>
@@ -52,8 +57,8 @@ void ensure_pool_p() {
 bool valid_key(std::string_view key) {
   if (key.empty() || key.size() > 128 || key.front() == '.' || key.front() == '/') return false;
   return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '@' || c == '/' || c == '-';
   });
 }
 
@@ -164,7 +169,8 @@ void check_absent(const std::string& key, bool valid) {
   auto found = fuzz::call("find", {errc::invalid_argument}, [&] { return K::store().find(key); });
   fuzz::check(!found || !found->has_value(), who + "find() of an absent key found a record");
   if (valid) fuzz::check(found.has_value(), who + "find() of a valid key threw");
-  auto removed = fuzz::call("remove", {errc::invalid_argument}, [&] { return K::store().remove(key); });
+  auto removed =
+      fuzz::call("remove", {errc::invalid_argument}, [&] { return K::store().remove(key); });
   fuzz::check(!removed || !*removed, who + "remove() of an absent key returned true");
   keys_after<K>(key, valid);
 }
@@ -179,12 +185,14 @@ void run_key(const std::string& key) {
 
   const auto count_before = *fuzz::call("count", {}, [] { return K::store().count(); });
   const auto revision_before = registry().revision();
-  auto created = fuzz::call("create", {errc::invalid_argument}, [&] { return K::store().create(K::make(key)); });
+  auto created = fuzz::call("create", {errc::invalid_argument},
+                            [&] { return K::store().create(K::make(key)); });
   if (!created) {
     fuzz::check(!valid, who + "create() refused a valid key");
     fuzz::check(*fuzz::call("count", {}, [] { return K::store().count(); }) == count_before,
                 who + "a refused create() changed the count");
-    fuzz::check(registry().revision() == revision_before, who + "a refused create() took a revision");
+    fuzz::check(registry().revision() == revision_before,
+                who + "a refused create() took a revision");
     check_absent<K>(key, valid);
     return;
   }
@@ -200,7 +208,8 @@ void run_key(const std::string& key) {
   fuzz::check(std::find(after.begin(), after.end(), key) == after.end(),
               who + "list(after = key) holds the key itself");
   auto events = fuzz::call("changes", {}, [&] { return registry().changes(created->revision); });
-  fuzz::check(!events->empty() && events->front().id == key, who + "the change event names another key");
+  fuzz::check(!events->empty() && events->front().id == key,
+              who + "the change event names another key");
   fuzz::check(*fuzz::call("count", {}, [] { return K::store().count(); }) == count_before + 1,
               who + "count() did not go up by one");
 
@@ -216,7 +225,8 @@ void run_app_reference(const std::string& ref, bool as_pool) {
   const std::string who = "app reference \"" + fuzz::shown(ref) + "\": ";
   cairn::App app{.id = "ref-app"};
   (as_pool ? app.pools : app.triggers) = {ref};
-  auto put = fuzz::call("put", {errc::invalid_argument}, [&] { return registry().apps().put(app); });
+  auto put =
+      fuzz::call("put", {errc::invalid_argument}, [&] { return registry().apps().put(app); });
   fuzz::check(put.has_value() == valid, who + (valid ? "refused" : "accepted"));
   auto in_pool = fuzz::call("in_pool", {errc::invalid_argument},
                             [&] { return registry().apps().in_pool(ref); });
@@ -241,11 +251,14 @@ void run_pool_reference(const std::string& ref, unsigned where) {
   if (where == 0) pool.owners = {ref};
   if (where == 1) pool.policies.read = {ref};
   if (where == 2) pool.policies.write = {ref};
-  auto put = fuzz::call("put", {errc::invalid_argument}, [&] { return registry().pools().put(pool); });
+  auto put =
+      fuzz::call("put", {errc::invalid_argument}, [&] { return registry().pools().put(pool); });
   fuzz::check(put.has_value() == valid, who + (valid ? "refused" : "accepted"));
   if (!put) return;
   auto got = fuzz::call("get", {}, [&] { return registry().pools().get("ref-pool"); });
-  const auto& stored = where == 0 ? got->owners : where == 1 ? got->policies.read : got->policies.write;
+  const auto& stored = where == 0   ? got->owners
+                       : where == 1 ? got->policies.read
+                                    : got->policies.write;
   fuzz::check(stored == std::vector<std::string>{ref}, who + "not stored byte for byte");
   fuzz::call("remove", {}, [&] { return registry().pools().remove("ref-pool"); });
 }
@@ -276,13 +289,13 @@ void run_block_pool(const std::string& ref) {
   auto in_pool = fuzz::call("list(pool)", {}, [&] {
     return registry().blocks().list(cairn::MemoryBlockQuery{.pool = ref});
   });
-  fuzz::check(in_pool->size() == 1 && in_pool->front().id == "ref-block", who + "list(pool) misses it");
-  auto removed = fuzz::call("remove pool", {errc::constraint},
-                            [&] { return registry().pools().remove(ref); });
+  fuzz::check(in_pool->size() == 1 && in_pool->front().id == "ref-block",
+              who + "list(pool) misses it");
+  auto removed =
+      fuzz::call("remove pool", {errc::constraint}, [&] { return registry().pools().remove(ref); });
   fuzz::check(!removed, who + "a pool with a block was removed without cascade");
-  fuzz::call("remove pool", {}, [&] {
-    return registry().pools().remove(ref, {}, cairn::Cascade::yes);
-  });
+  fuzz::call("remove pool", {},
+             [&] { return registry().pools().remove(ref, {}, cairn::Cascade::yes); });
   auto gone = fuzz::call("find", {}, [&] { return registry().blocks().find("ref-block"); });
   fuzz::check(!gone->has_value(), who + "the cascade left the block");
 }
@@ -307,19 +320,150 @@ void run_text(const std::string& text, unsigned which) {
     auto r = fuzz::call("put", {errc::invalid_argument}, [&] {
       return registry().pools().put(cairn::Pool{.name = "text", .description = text});
     });
-    if (r) stored = fuzz::call("get", {}, [&] { return registry().pools().get("text"); })->description;
+    if (r)
+      stored = fuzz::call("get", {}, [&] { return registry().pools().get("text"); })->description;
     if (r) fuzz::call("remove", {}, [&] { return registry().pools().remove("text"); });
   } else {
     auto r = fuzz::call("put", {errc::invalid_argument}, [&] {
       return registry().apps().put(cairn::App{.id = "text", .protocol_version = text});
     });
     if (r) {
-      stored = fuzz::call("get", {}, [&] { return registry().apps().get("text"); })->protocol_version;
+      stored =
+          fuzz::call("get", {}, [&] { return registry().apps().get("text"); })->protocol_version;
     }
     if (r) fuzz::call("remove", {}, [&] { return registry().apps().remove("text"); });
   }
   fuzz::check(stored.has_value() == valid, who + (valid ? "refused" : "accepted"));
   if (stored) fuzz::check(*stored == text, who + "not stored byte for byte");
+}
+
+// A KV key as records.h documents it: 1-1024 bytes of UTF-8 without control
+// characters (C0 and DEL).
+bool valid_kv_key(std::string_view key) {
+  if (key.empty() || key.size() > 1024 || !valid_utf8(key)) return false;
+  return std::none_of(key.begin(), key.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+bool valid_info_hash(std::string_view h) {
+  return (h.size() == 40 || h.size() == 64) && std::all_of(h.begin(), h.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The bytes as a KV namespace (which 0) or key (which 1): accepted exactly
+// when valid, then stored and listed byte for byte, and erased.
+void run_kv(const std::string& bytes, unsigned which) {
+  const bool as_ns = which == 0;
+  const bool valid = as_ns ? valid_key(bytes) : valid_kv_key(bytes);
+  const std::string ns = as_ns ? bytes : "n";
+  const std::string key = as_ns ? "k" : bytes;
+  const std::string who = std::string(as_ns ? "kv namespace" : "kv key") + " \"" +
+                          fuzz::shown(bytes) + "\" (valid: " + (valid ? "yes" : "no") + "): ";
+  auto put = fuzz::call("kv put", {errc::invalid_argument},
+                        [&] { return registry().kv(ns).put(key, "value"); });
+  fuzz::check(put.has_value() == valid, who + (valid ? "refused" : "accepted"));
+  if (!put) {
+    auto found = fuzz::call("kv find", {errc::invalid_argument},
+                            [&] { return registry().kv(ns).find(key); });
+    fuzz::check(!found || !found->has_value(), who + "find() found a refused entry");
+    return;
+  }
+  fuzz::check(put->name_space == ns && put->key == key, who + "put() returned other names");
+  auto got = fuzz::call("kv get", {}, [&] { return registry().kv(ns).get(key); });
+  fuzz::check(got->key == key && got->value == "value", who + "get() differs");
+  auto listed = fuzz::call("kv list(prefix)", {},
+                           [&] { return registry().kv(ns).list(cairn::KvQuery{.prefix = key}); });
+  fuzz::check(
+      std::any_of(listed->begin(), listed->end(), [&](const auto& e) { return e.key == key; }),
+      who + "list(prefix = key) misses it");
+  auto events = fuzz::call("changes", {}, [&] { return registry().changes(put->revision); });
+  fuzz::check(!events->empty() && events->front().id == ns + "/" + key,
+              who + "the change event's id is not namespace/key");
+  auto erased = fuzz::call("kv erase", {}, [&] { return registry().kv(ns).erase(key); });
+  fuzz::check(*erased, who + "erase() of a stored entry returned false");
+}
+
+void run_torrent_hash(const std::string& hash) {
+  const bool valid = valid_info_hash(hash);
+  const std::string who =
+      "info_hash \"" + fuzz::shown(hash) + "\" (valid: " + (valid ? "yes" : "no") + "): ";
+  auto put = fuzz::call("torrent put", {errc::invalid_argument}, [&] {
+    return registry().torrents().put(cairn::Torrent{.info_hash = hash});
+  });
+  fuzz::check(put.has_value() == valid, who + (valid ? "refused" : "accepted"));
+  auto found = fuzz::call("torrent find", {errc::invalid_argument},
+                          [&] { return registry().torrents().find(hash); });
+  if (valid) fuzz::check(found.has_value(), who + "find() of a valid hash threw");
+  fuzz::check(!found || found->has_value() == put.has_value(), who + "find() disagrees with put()");
+  if (put) {
+    fuzz::check(put->info_hash == hash, who + "stored under another hash");
+    auto removed =
+        fuzz::call("torrent remove", {}, [&] { return registry().torrents().remove(hash); });
+    fuzz::check(*removed, who + "remove() returned false");
+  }
+}
+
+// list(prefix = bytes) and erase_prefix(bytes) in a namespace of fixed keys
+// (multibyte UTF-8 near U+10FFFF included, where a prefix's upper bound is
+// easy to get wrong) match a plain filter of every key.
+void run_kv_prefix(const std::string& prefix) {
+  static const std::vector<std::string> kKeys = {"a",
+                                                 "ab",
+                                                 "abc",
+                                                 "a~",
+                                                 "b",
+                                                 "a/\xc3\xa9",
+                                                 "\xc3\xbf",
+                                                 "\xc3\xbf\xc3\xbf",
+                                                 "\xef\xbf\xbf",
+                                                 "\xf4\x8f\xbf\xbf",
+                                                 "\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf",
+                                                 "~",
+                                                 "zz",
+                                                 "a b",
+                                                 "a%",
+                                                 "a_",
+                                                 "A"};
+  cairn::KvStore kv = registry().kv("prefixes");
+  for (const auto& k : kKeys) {
+    if (!kv.exists(k)) kv.put(k, k);
+  }
+  const bool valid = valid_utf8(prefix) && std::none_of(prefix.begin(), prefix.end(), [](char c) {
+                       return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+                     });
+  std::vector<std::string> expected;
+  for (const auto& k : kKeys) {
+    if (k.compare(0, prefix.size(), prefix) == 0) expected.push_back(k);
+  }
+  std::sort(expected.begin(), expected.end());
+  const std::string who = "kv prefix \"" + fuzz::shown(prefix) + "\": ";
+
+  auto listed = fuzz::call("kv list(prefix)", {errc::invalid_argument},
+                           [&] { return kv.list(cairn::KvQuery{.prefix = prefix}); });
+  if (valid) fuzz::check(listed.has_value(), who + "list() of a valid prefix threw");
+  if (!listed) return;
+  std::vector<std::string> got;
+  for (const auto& e : *listed) got.push_back(e.key);
+  fuzz::check(got == expected, who + "list(prefix) returned " + std::to_string(got.size()) +
+                                   " keys, a filter finds " + std::to_string(expected.size()));
+  if (expected.size() > 1) {  // paging inside the prefix
+    auto page = fuzz::call("kv list(prefix, after)", {}, [&] {
+      return kv.list(cairn::KvQuery{.prefix = prefix, .after = expected[0], .limit = 1});
+    });
+    fuzz::check(page->size() == 1 && page->front().key == expected[1], who + "paging skips a key");
+  }
+  auto erased = fuzz::call("kv erase_prefix", {errc::invalid_argument},
+                           [&] { return kv.erase_prefix(prefix); });
+  if (!erased) return;
+  fuzz::check(*erased == expected.size(), who + "erase_prefix() removed " +
+                                              std::to_string(*erased) + ", a filter finds " +
+                                              std::to_string(expected.size()));
+  for (const auto& k : kKeys) {
+    const bool under = k.compare(0, prefix.size(), prefix) == 0;
+    auto there = fuzz::call("kv exists", {}, [&] { return kv.exists(k); });
+    fuzz::check(*there != under, who + "erase_prefix() left or took \"" + fuzz::shown(k) + "\"");
+  }
 }
 
 }  // namespace
@@ -329,20 +473,55 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned selector = data[0] % 8;
   const std::string key(reinterpret_cast<const char*>(data) + 1, size - 1);
   ensure_pool_p();
-  switch (data[0] >= 0x80 ? 8 : selector) {
-    case 0: run_key<Apps>(key); break;
-    case 1: run_key<Pools>(key); break;
-    case 2: run_key<Blocks>(key); break;
-    case 3: run_key<Configs>(key); break;
-    case 4: run_app_reference(key, /*as_pool=*/true); break;
-    case 5: run_app_reference(key, /*as_pool=*/false); break;
-    case 6: run_pool_reference(key, (data[0] >> 3) % 3); break;
-    case 7: run_block_pool(key); break;
-    default: run_text(key, data[0]); break;
-  }
   static unsigned runs = 0;
   if (++runs % 1000 == 0) {
     fuzz::call("compact_change_log", {}, [] { return registry().compact_change_log(); });
+  }
+  if (data[0] >= 0xc0) {
+    switch (data[0] % 4) {
+      case 0:
+        run_kv(key, 0);
+        break;
+      case 1:
+        run_kv(key, 1);
+        break;
+      case 2:
+        run_torrent_hash(key);
+        break;
+      default:
+        run_kv_prefix(key);
+        break;
+    }
+    return 0;
+  }
+  switch (data[0] >= 0x80 ? 8 : selector) {
+    case 0:
+      run_key<Apps>(key);
+      break;
+    case 1:
+      run_key<Pools>(key);
+      break;
+    case 2:
+      run_key<Blocks>(key);
+      break;
+    case 3:
+      run_key<Configs>(key);
+      break;
+    case 4:
+      run_app_reference(key, /*as_pool=*/true);
+      break;
+    case 5:
+      run_app_reference(key, /*as_pool=*/false);
+      break;
+    case 6:
+      run_pool_reference(key, (data[0] >> 3) % 3);
+      break;
+    case 7:
+      run_block_pool(key);
+      break;
+    default:
+      run_text(key, data[0]);
+      break;
   }
   return 0;
 }

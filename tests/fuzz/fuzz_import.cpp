@@ -28,7 +28,8 @@ namespace {
 using cairn::errc;
 
 std::unique_ptr<cairn::Registry> fresh_registry(bool with_records) {
-  auto reg = std::make_unique<cairn::Registry>(cairn::Registry::open_in_memory(fuzz::fuzz_options()));
+  auto reg =
+      std::make_unique<cairn::Registry>(cairn::Registry::open_in_memory(fuzz::fuzz_options()));
   if (with_records) {
     reg->pools().put(cairn::Pool{.name = "p", .description = "the fixture's pool"});
     reg->apps().put(cairn::App{.id = "app-1", .pools = {"p"}, .meta = {{"port", 8080}}});
@@ -79,9 +80,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::istringstream in(input);
     reg.import_records(in);
   } catch (const cairn::Error& e) {
-    fuzz::check(e.code_value() == errc::invalid_argument || e.code_value() == errc::constraint,
-                std::string("import failed with ") + cairn::to_string(e.code_value()) + ": " +
-                    e.what());
+    fuzz::check(
+        e.code_value() == errc::invalid_argument || e.code_value() == errc::constraint,
+        std::string("import failed with ") + cairn::to_string(e.code_value()) + ": " + e.what());
     if (e.code_value() == errc::invalid_argument) {
       const std::size_t n = line_number(e.what());
       fuzz::check(n >= 1 && n <= lines_in_input,
@@ -105,8 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return copy->import_records(in);
   });
   const std::string second = export_of(*copy, "export of the copy");
-  fuzz::check(first == second, "export -> import -> export differs\nfirst:\n" + first +
-                                   "\nsecond:\n" + second);
+  fuzz::check(first == second,
+              "export -> import -> export differs\nfirst:\n" + first + "\nsecond:\n" + second);
 
   target() = fresh_registry(true);
   return 0;

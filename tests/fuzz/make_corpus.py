@@ -231,6 +231,27 @@ def ids_corpus():
             out[f"text_{name}_{tname}"] = selector + text
         out[f"text_{name}_at_limit"] = selector + b"x" * (limit - 2) + "é".encode()
         out[f"text_{name}_beyond"] = selector + b"x" * (limit - 1) + "é".encode()
+
+    # 0xc0 + (KV namespace, KV key, torrent info_hash, KV prefix).
+    kv_keys = dict(keys)
+    kv_keys.update({"del": b"a\x7fb", "tab": b"a\tb", "c1": "a\u0085b".encode(),
+                    "len1024": b"k" * 1024, "len1025": b"k" * 1025})
+    for name, key in kv_keys.items():
+        if name.startswith("big"):
+            continue
+        out[f"kv_namespace_{name}"] = b"\xc0" + key
+        out[f"kv_key_{name}"] = b"\xc1" + key
+    hexes = {"v1": b"0123456789abcdef0123456789abcdef01234567", "v2": b"0123456789abcdef" * 4,
+             "upper": b"0123456789ABCDEF0123456789abcdef01234567", "short": b"0123456789abcdef",
+             "v1_plus_1": b"0123456789abcdef0123456789abcdef012345678", "nonhex": b"g" * 40,
+             "nul": b"\x00" * 40}
+    for name, h in hexes.items():
+        out[f"torrent_hash_{name}"] = b"\xc2" + h
+    for name, prefix in {"empty": b"", "a": b"a", "ab": b"ab", "c3": b"\xc3", "c3bf": b"\xc3\xbf",
+                         "f4": b"\xf4\x8f\xbf", "f4_full": b"\xf4\x8f\xbf\xbf", "ff": b"\xff",
+                         "tilde": b"~", "percent": b"a%", "underscore": b"a_", "nul": b"\x00",
+                         "upper": b"A"}.items():
+        out[f"kv_prefix_{name}"] = b"\xc3" + prefix
     return out
 
 
