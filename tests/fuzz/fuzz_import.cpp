@@ -6,7 +6,9 @@
 //     constraint; an invalid_argument names the line, "line N:", with N a line
 //     of the input), and the registry is unchanged: its export and its
 //     revision are what they were before;
-//   - when it succeeds, exporting the registry, importing that into a fresh
+//   - when it succeeds, it read every line of the input, wrote one record per
+//     line after the header, under one new revision (none when there was no
+//     record), and exporting the registry, importing that into a fresh
 //     registry and exporting again gives the same bytes.
 // Anything else escaping the library, or a crash, is a finding.
 //
@@ -14,6 +16,7 @@
 // already holds a few records (a pool, an app in it, a block, a config
 // entry), so that imports also replace records; it is reopened after every
 // successful import, so each input starts from the same state.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -73,19 +76,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string before = export_of(reg, "export before import");
   const cairn::Revision revision_before = reg.revision();
 
-  std::size_t lines_in_input = 1;
+  // Lines as import_records counts them: each ended by '\n', plus a last
+  // one without it.
+  std::size_t lines_in_input = 0;
   for (char c : input) lines_in_input += c == '\n' ? 1 : 0;
+  if (!input.empty() && input.back() != '\n') ++lines_in_input;
 
+  cairn::ImportResult result;
   try {
     std::istringstream in(input);
-    reg.import_records(in);
+    result = reg.import_records(in);
   } catch (const cairn::Error& e) {
     fuzz::check(
         e.code_value() == errc::invalid_argument || e.code_value() == errc::constraint,
         std::string("import failed with ") + cairn::to_string(e.code_value()) + ": " + e.what());
     if (e.code_value() == errc::invalid_argument) {
       const std::size_t n = line_number(e.what());
-      fuzz::check(n >= 1 && n <= lines_in_input,
+      fuzz::check(n >= 1 && n <= std::max<std::size_t>(lines_in_input, 1),
                   "an invalid_argument from import does not name a line of the input: " +
                       std::string(e.what()));
     }
@@ -97,6 +104,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const std::exception& e) {
     fuzz::finding(std::string("a non-cairn exception escaped import_records: ") + e.what());
   }
+
+  fuzz::check(result.lines == lines_in_input, "import read " + std::to_string(result.lines) +
+                                                  " lines of " + std::to_string(lines_in_input));
+  fuzz::check(result.records + 1 == result.lines, "import wrote " + std::to_string(result.records) +
+                                                      " records from " +
+                                                      std::to_string(result.lines) + " lines");
+  fuzz::check(result.records == 0
+                  ? reg.revision() == revision_before && result.revision == 0
+                  : result.revision == reg.revision() && result.revision > revision_before,
+              "the import's revision is not the registry's new one");
 
   // A successful import round-trips through a fresh registry.
   const std::string first = export_of(reg, "export after import");
