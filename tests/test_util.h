@@ -389,5 +389,36 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   result.err = read_bytes(err_path);
   return result;
 }
+}  // namespace test
+
+#include <unistd.h>
+
+namespace test {
+
+// Like TempDir, but on a RAM file system (/dev/shm) when there is one, else
+// under /tmp: for loops that fsync on every commit and check semantics, not
+// durability (fault injection, for instance), where disk flushes only cost time.
+class RamTempDir {
+ public:
+  RamTempDir() {
+    std::error_code ec;
+    const bool ram = fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0;
+    std::string pattern = ram ? "/dev/shm/cairn-test-XXXXXX" : "/tmp/cairn-test-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  RamTempDir(const RamTempDir&) = delete;
+  RamTempDir& operator=(const RamTempDir&) = delete;
+  ~RamTempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const fs::path& p) const { return path_ / p; }
+
+ private:
+  fs::path path_;
+};
 
 }  // namespace test
