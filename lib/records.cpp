@@ -4,6 +4,7 @@
 #include <array>
 #include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,26 @@ constexpr std::array<std::pair<BlockType, const char*>, 3> kBlockTypes = {{
     {BlockType::stream, "stream"},
 }};
 
+// The deepest nesting from_json accepts. Options::max_json_depth (32 by
+// default) is checked by the stores; this bound only keeps a copy of hostile
+// input from exhausting the stack.
+constexpr int kMaxNesting = 512;
+
+// Whether `j` nests deeper than `limit`, measured without recursion.
+bool deeper_than(const json& j, int limit) {
+  std::vector<std::pair<const json*, int>> todo{{&j, 1}};
+  while (!todo.empty()) {
+    const auto [value, depth] = todo.back();
+    todo.pop_back();
+    if (!value->is_structured()) continue;
+    if (depth > limit) return true;
+    for (const auto& child : *value) {
+      if (child.is_structured()) todo.emplace_back(&child, depth + 1);
+    }
+  }
+  return false;
+}
+
 // Reads the fields of one record's JSON object, naming the record and the
 // field in every error.
 class FieldReader {
@@ -52,6 +73,11 @@ class FieldReader {
               bool refuse_unknown = true)
       : j_(j), noun_(std::move(noun)) {
     if (!j.is_object()) fail("", fmt::format("must be a JSON object, not {}", j.type_name()));
+    // Copying a value is recursive in nlohmann::json: refuse absurd nesting
+    // before any field is copied (the stores' own limit is far lower).
+    if (deeper_than(j, kMaxNesting)) {
+      fail("", fmt::format("nested deeper than {} levels", kMaxNesting));
+    }
     for (const auto& [key, value] : j.items()) {
       if (!refuse_unknown) break;
       bool found = false;

@@ -163,6 +163,8 @@ ImportResult import_jsonl(StoreContext& ctx, std::istream& in) {
   std::vector<Line> lines;
   while (read_line(in, text, result.lines + 1)) {
     ++result.lines;
+    // A blank line (an editor's trailing newline) carries nothing.
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     lines.push_back(parse_line(result.lines, text, ctx.options().max_json_depth));
   }
   if (in.bad()) throw Error(errc::io_error, "import: the input could not be read");
