@@ -1,10 +1,10 @@
 #include "raw_kv_torrent.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <iterator>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace cairn_bench {
 namespace {
@@ -30,16 +30,16 @@ constexpr const char* kKvUpsert =
     "created_at = excluded.created_at, updated_at = excluded.updated_at, "
     "revision = excluded.revision";
 #define KV_LIVE " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?"
-constexpr const char* kKvListInclusive = "SELECT " KV_COLUMNS
-    " FROM kv_entries WHERE namespace = ? AND key >= ? AND key < ?" KV_LIVE;
-constexpr const char* kKvListExclusive = "SELECT " KV_COLUMNS
-    " FROM kv_entries WHERE namespace = ? AND key > ? AND key < ?" KV_LIVE;
+constexpr const char* kKvListInclusive =
+    "SELECT " KV_COLUMNS " FROM kv_entries WHERE namespace = ? AND key >= ? AND key < ?" KV_LIVE;
+constexpr const char* kKvListExclusive =
+    "SELECT " KV_COLUMNS " FROM kv_entries WHERE namespace = ? AND key > ? AND key < ?" KV_LIVE;
 #undef KV_LIVE
 #undef KV_COLUMNS
 
 // The statements of lib/stores/torrents.cpp.
-#define TORRENT_COLUMNS                                                                     \
-  "info_hash, name, state, save_path, total_size, downloaded, uploaded, pieces, trackers, " \
+#define TORRENT_COLUMNS                                                                      \
+  "info_hash, name, state, save_path, total_size, downloaded, uploaded, pieces, trackers, "  \
   "file_priorities, limits, flags, added_at, completed_at, last_activity, metainfo, extra, " \
   "created_at, updated_at, revision"
 constexpr const char* kTorrentSelect =
@@ -150,8 +150,8 @@ void torrent_image(std::string& out, const RawTorrent& t) {
   append_base64(out, t.pieces);
   fmt::format_to(it, R"(","revision":{},"save_path":)", t.revision);
   append_json_string(out, t.save_path);
-  fmt::format_to(it, R"(,"state":"{}","total_size":{},"trackers":{},"updated_at":{},)",
-                 t.state, t.total_size, t.trackers_json, t.updated_at);
+  fmt::format_to(it, R"(,"state":"{}","total_size":{},"trackers":{},"updated_at":{},)", t.state,
+                 t.total_size, t.trackers_json, t.updated_at);
   fmt::format_to(it, R"("uploaded":{}}})", t.uploaded);
 }
 
@@ -442,7 +442,7 @@ void RawTorrentWriter::put_in_transaction(const RawTorrent& torrent) {
   upsert_.bind_int(20, t.revision);
   step_once(upsert_);
 
-  const std::string topic = !before                   ? std::string("torrent.added")
+  const std::string topic = !before                    ? std::string("torrent.added")
                             : before->state == t.state ? std::string("torrent.updated")
                                                        : "torrent." + t.state;
   torrent_image(after_, t);

@@ -66,8 +66,8 @@ class RawKvReader {
   std::optional<RawKvEntry> get(std::string_view ns, std::string_view key);
   // Live entries whose key starts with `prefix` (not empty, not all 0xff),
   // after `after` (exclusive; "" for the first page), at most `limit`.
-  std::vector<RawKvEntry> list(std::string_view ns, std::string_view prefix,
-                               std::string_view after, std::int64_t limit);
+  std::vector<RawKvEntry> list(std::string_view ns, std::string_view prefix, std::string_view after,
+                               std::int64_t limit);
 
  private:
   RawConnection conn_;

@@ -2,13 +2,13 @@
 // prefix listing, TorrentStore save_all and get, each against raw sqlite3
 // (raw_kv_torrent.h) doing the same work in the same run, in alternating
 // rounds (Bench::measure), with a work check of both files afterwards.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <optional>
 #include <random>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "cairn/cairn.h"
 #include "raw_kv_torrent.h"
@@ -192,15 +192,18 @@ void Bench::check_same_table(const std::string& what, const char* table, const c
   const TableCheck c = raw_table_check(cairn, table, bytes_sql);
   const TableCheck r = raw_table_check(raw, table, bytes_sql);
   auto as_json = [&](const TableCheck& w) {
-    return nlohmann::json{{"rows", w.rows},         {"row_bytes", w.row_bytes},
-                          {"change_log", w.changes}, {"revision", w.revision},
+    return nlohmann::json{{"rows", w.rows},
+                          {"row_bytes", w.row_bytes},
+                          {"change_log", w.changes},
+                          {"revision", w.revision},
                           {"image_bytes", w.image_bytes}};
   };
   setup_["work_checks"][what] = {{"same", c == r}, {"cairn", as_json(c)}, {"raw", as_json(r)}};
   if (c == r) {
-    progress(fmt::format("{}: same rows and bytes on both sides ({} {} rows, {} change-log rows, "
-                         "revision {})",
-                         what, c.rows, table, c.changes, c.revision));
+    progress(
+        fmt::format("{}: same rows and bytes on both sides ({} {} rows, {} change-log rows, "
+                    "revision {})",
+                    what, c.rows, table, c.changes, c.revision));
   } else {
     same_work_ = false;
     progress(fmt::format("{}: WORK DIFFERS: cairn {}, raw {}", what, as_json(c).dump(),
@@ -221,7 +224,8 @@ const Bench::Dataset& Bench::kv_dataset() {
       cairn::Registry reg = cairn::Registry::open(d.cairn);
       cairn::KvStore store = reg.kv(kKvNamespace);
       for (std::int64_t first = 0; first < d.apps; first += batch) {
-        const auto w = kv_writes("", first, std::min(batch, d.apps - first), config_.kv_prefix_keys);
+        const auto w =
+            kv_writes("", first, std::min(batch, d.apps - first), config_.kv_prefix_keys);
         store.put_many(kv_items(w, 0, w.size()));
       }
     });
@@ -233,7 +237,8 @@ const Bench::Dataset& Bench::kv_dataset() {
       raw_create_registry(d.raw, raw_schema());
       RawKvWriter writer(d.raw, true);
       for (std::int64_t first = 0; first < d.apps; first += batch) {
-        const auto w = kv_writes("", first, std::min(batch, d.apps - first), config_.kv_prefix_keys);
+        const auto w =
+            kv_writes("", first, std::min(batch, d.apps - first), config_.kv_prefix_keys);
         writer.begin();
         for (const KvWrite& x : w) writer.put_in_transaction(kKvNamespace, x.key, x.value);
         writer.commit();
@@ -255,8 +260,8 @@ const Bench::Dataset& Bench::torrent_dataset() {
   d.apps = config_.torrents;
   d.cairn = config_.dir / fmt::format("torrents-{}.cairn.db", d.apps);
   d.raw = config_.dir / fmt::format("torrents-{}.raw.db", d.apps);
-  nlohmann::json info = {{"torrents", d.apps}, {"metainfo_bytes", kMetainfoBytes},
-                         {"pieces_bytes", kPiecesBytes}};
+  nlohmann::json info = {
+      {"torrents", d.apps}, {"metainfo_bytes", kMetainfoBytes}, {"pieces_bytes", kPiecesBytes}};
   if (config_.runs_cairn()) {
     auto torrents = cairn_torrents(d.apps, 0);
     cairn::Registry reg = cairn::Registry::open(d.cairn);
@@ -293,8 +298,9 @@ void Bench::kv_put_single(bool synchronous_full) {
     std::optional<RawKvWriter> writer;
     if (config_.runs_cairn()) {
       reg.emplace(cairn::Registry::open(
-          cairn_path, cairn::Options{.synchronous = synchronous_full ? cairn::Synchronous::full
-                                                                     : cairn::Synchronous::normal}));
+          cairn_path,
+          cairn::Options{.synchronous = synchronous_full ? cairn::Synchronous::full
+                                                         : cairn::Synchronous::normal}));
       store.emplace(reg->kv(kKvNamespace));
     }
     if (config_.runs_raw()) {
@@ -413,8 +419,8 @@ void Bench::kv_get() {
 void Bench::kv_list_prefix() {
   const Dataset& d = kv_dataset();
   const auto page = static_cast<std::size_t>(config_.kv_page);
-  progress(fmt::format("kv list, prefixes of {} keys in pages of {}", config_.kv_prefix_keys,
-                       page));
+  progress(
+      fmt::format("kv list, prefixes of {} keys in pages of {}", config_.kv_prefix_keys, page));
   const std::int64_t buckets = std::max<std::int64_t>(1, d.apps / config_.kv_prefix_keys);
   std::mt19937_64 rng(config_.seed + 300);
   std::uniform_int_distribution<std::int64_t> pick(0, buckets - 1);
@@ -470,9 +476,9 @@ void Bench::kv_list_prefix() {
 void Bench::torrent_save_all() {
   const Dataset& d = torrent_dataset();
   progress(fmt::format("torrent save_all of {} torrents", d.apps));
-  Row row{.operation = fmt::format("torrent save_all, {} torrents (torrents/s)",
-                                   count_label(d.apps)),
-          .unit = "ops/s"};
+  Row row{
+      .operation = fmt::format("torrent save_all, {} torrents (torrents/s)", count_label(d.apps)),
+      .unit = "ops/s"};
   {
     std::optional<cairn::Registry> reg;
     std::optional<RawTorrentWriter> writer;
@@ -530,15 +536,17 @@ void Bench::torrent_get() {
         row, config_.rounds,
         [&](int round) {
           std::size_t found = 0;
-          const double s = seconds_of(
-              [&] { found = cairn_torrent_get_loop(*store, hashes[static_cast<std::size_t>(round)]); });
+          const double s = seconds_of([&] {
+            found = cairn_torrent_get_loop(*store, hashes[static_cast<std::size_t>(round)]);
+          });
           expect_count("cairn torrent get", found, n);
           return static_cast<double>(n) / s;
         },
         [&](int round) {
           std::size_t found = 0;
-          const double s = seconds_of(
-              [&] { found = raw_torrent_get_loop(*reader, hashes[static_cast<std::size_t>(round)]); });
+          const double s = seconds_of([&] {
+            found = raw_torrent_get_loop(*reader, hashes[static_cast<std::size_t>(round)]);
+          });
           expect_count("raw torrent get", found, n);
           return static_cast<double>(n) / s;
         });
