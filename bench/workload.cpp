@@ -199,8 +199,8 @@ RawTorrent make_raw_torrent(std::int64_t index, std::int64_t round) {
   t.pieces = std::move(p.pieces);
   // The JSON columns as nlohmann::json writes them (objects with sorted
   // keys), so both sides store the same bytes.
-  t.trackers_json = fmt::format(R"([["{}","{}"],["{}"]])", kTrackers[0][0], kTrackers[0][1],
-                                kTrackers[1][0]);
+  t.trackers_json =
+      fmt::format(R"([["{}","{}"],["{}"]])", kTrackers[0][0], kTrackers[0][1], kTrackers[1][0]);
   t.file_priorities_json = fmt::format("[{}]", fmt::join(p.priorities, ","));
   t.limits_json = fmt::format(
       R"({{"download_rate":{},"max_connections":{},"max_uploads":{},"upload_rate":{}}})",
