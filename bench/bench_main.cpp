@@ -3,7 +3,9 @@
 // against the targets of issue 7.
 //
 //   cairn_bench [--smoke] [--seed N] [--json-out FILE] [--dir DIR] [--keep]
-//               [--only put_full,put_normal,put_batched,get,in_pool,open,concurrent]
+//               [--only put_full,put_normal,put_batched,get,in_pool,open,concurrent,events,
+//                       backup,kv_put_full,kv_put_normal,kv_put_many,kv_get,kv_list_prefix,
+//                       torrent_save_all,torrent_get]
 //               [--side both|cairn|raw] [--apps N] [--rounds N]
 //
 // The table goes to stdout, progress to stderr. Exit status: 0 when the run
@@ -49,7 +51,9 @@ ratios cairn/raw against the targets of issue 7.
                      (default: $TMPDIR or /tmp)
   --keep             keep the registries after the run
   --only LIST        comma-separated scenarios: put_full, put_normal, put_batched,
-                     get, in_pool, open, concurrent (default: all)
+                     get, in_pool, open, concurrent, events, backup, kv_put_full,
+                     kv_put_normal, kv_put_many, kv_get, kv_list_prefix,
+                     torrent_save_all, torrent_get (default: all)
   --side SIDE        both (default), cairn or raw: measure one side only
                      (for profiling; ratios are then not computed)
   --apps N           size of the large registry (default 1000000; the small
@@ -179,7 +183,11 @@ nlohmann::json run_info(const Args& args, const cairn_bench::Machine& machine) {
         {"batch_size", c.batch_size}, {"batches_per_round", c.batches_per_round},
         {"get_ops", c.get_ops}, {"pool_queries", c.pool_queries}, {"open_reps", c.open_reps},
         {"concurrent_rounds", c.concurrent_rounds},
-        {"concurrent_seconds", c.concurrent_seconds}, {"reader_threads", c.reader_threads}}},
+        {"concurrent_seconds", c.concurrent_seconds}, {"reader_threads", c.reader_threads},
+        {"kv_entries", c.kv_entries}, {"kv_prefix_keys", c.kv_prefix_keys},
+        {"kv_page", c.kv_page}, {"kv_get_ops", c.kv_get_ops},
+        {"kv_prefixes_listed", c.kv_prefixes_listed}, {"torrents", c.torrents},
+        {"torrent_rounds", c.torrent_rounds}, {"torrent_get_ops", c.torrent_get_ops}}},
   };
 }
 

@@ -131,6 +131,11 @@ void RawStatement::bind_int(int index, std::int64_t value) {
   if (rc != SQLITE_OK) fail(db_, rc, "bind");
 }
 
+void RawStatement::bind_blob(int index, std::string_view bytes) {
+  const int rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  if (rc != SQLITE_OK) fail(db_, rc, "bind");
+}
+
 void RawStatement::bind_null(int index) {
   const int rc = sqlite3_bind_null(stmt_, index);
   if (rc != SQLITE_OK) fail(db_, rc, "bind");
@@ -160,6 +165,13 @@ void RawConnection::exec(const std::string& sql) {
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(db_, rc, fmt::format("exec {}", sql));
 }
+
+void set_writer_pragmas(RawConnection& conn, bool synchronous_full) {
+  conn.exec(fmt::format("PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; {}",
+                        synchronous_full ? "FULL" : "NORMAL", kWriterPragmas));
+}
+
+void set_reader_pragmas(RawConnection& conn) { conn.exec(kReaderPragmas); }
 
 std::vector<std::string> schema_of(const std::filesystem::path& registry) {
   RawConnection conn(registry, SQLITE_OPEN_READONLY);

@@ -48,6 +48,8 @@ class RawStatement {
   // Binds text that outlives the next step (SQLITE_STATIC).
   void bind_text(int index, std::string_view text);
   void bind_int(int index, std::int64_t value);
+  // Binds bytes that outlive the next step (SQLITE_STATIC).
+  void bind_blob(int index, std::string_view bytes);
   void bind_null(int index);
   // SQLITE_ROW -> true, SQLITE_DONE -> false, anything else throws.
   bool step();
@@ -72,6 +74,13 @@ class RawConnection {
  private:
   sqlite3* db_ = nullptr;
 };
+
+// cairn's writer pragmas (journal_mode WAL, synchronous FULL or NORMAL,
+// foreign_keys, cache, mmap, journal_size_limit, trusted_schema) and reader
+// pragmas (the same cache and mmap, query_only), as the raw writer and reader
+// set them.
+void set_writer_pragmas(RawConnection& conn, bool synchronous_full);
+void set_reader_pragmas(RawConnection& conn);
 
 // The tables and indexes of a registry that cairn created (every migration
 // applied), as the CREATE statements stored in its sqlite_schema, in order.

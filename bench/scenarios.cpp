@@ -197,6 +197,14 @@ Config Config::smoke_sized() {
   c.concurrent_seconds = 0.2;
   c.event_ops = 2'000;
   c.backup_bytes = 2ll << 20;
+  c.kv_entries = 2'000;
+  c.kv_prefix_keys = 200;
+  c.kv_page = 100;
+  c.kv_get_ops = 300;
+  c.kv_prefixes_listed = 3;
+  c.torrents = 50;
+  c.torrent_rounds = 1;
+  c.torrent_get_ops = 100;
   return c;
 }
 
@@ -207,7 +215,8 @@ bool Config::wants(std::string_view scenario) const {
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> names = {
       "put_full", "put_normal", "put_batched", "get", "in_pool", "open", "concurrent",
-      "events", "backup"};
+      "events", "backup", "kv_put_full", "kv_put_normal", "kv_put_many", "kv_get",
+      "kv_list_prefix", "torrent_save_all", "torrent_get"};
   return names;
 }
 
@@ -223,27 +232,13 @@ void Bench::run() {
   if (config_.wants("concurrent")) concurrent();
   if (config_.wants("events")) events();
   if (config_.wants("backup")) backup();
-}
-
-template <class CairnFn, class RawFn>
-void Bench::measure(Row& row, int rounds, CairnFn&& cairn, RawFn&& raw) {
-  // Round 0 warms both sides up (caches, statement caches, the WAL) and is
-  // not recorded. Then the side that goes first alternates.
-  for (int round = 0; round <= rounds; ++round) {
-    const bool cairn_first = round % 2 == 0;
-    for (int k = 0; k < 2; ++k) {
-      const bool is_cairn = (k == 0) == cairn_first;
-      if (is_cairn && config_.runs_cairn()) {
-        const double v = cairn(round);
-        if (round > 0) row.cairn_rounds.push_back(v);
-      } else if (!is_cairn && config_.runs_raw()) {
-        const double v = raw(round);
-        if (round > 0) row.raw_rounds.push_back(v);
-      }
-    }
-  }
-  if (!row.cairn_rounds.empty()) row.cairn = median(row.cairn_rounds);
-  if (!row.raw_rounds.empty()) row.raw = median(row.raw_rounds);
+  if (config_.wants("kv_put_full")) kv_put_single(true);
+  if (config_.wants("kv_put_normal")) kv_put_single(false);
+  if (config_.wants("kv_put_many")) kv_put_many();
+  if (config_.wants("kv_get")) kv_get();
+  if (config_.wants("kv_list_prefix")) kv_list_prefix();
+  if (config_.wants("torrent_save_all")) torrent_save_all();
+  if (config_.wants("torrent_get")) torrent_get();
 }
 
 void Bench::check_same_work(const std::string& what, const fs::path& cairn, const fs::path& raw) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,6 +41,18 @@ struct Config {
   int reader_threads = 2;
   std::int64_t event_ops = 100'000;         // events per round, 100 per transaction
   std::int64_t backup_bytes = 100ll << 20;  // the registry backed up
+
+  // Key-value entries (kv_* scenarios). The puts reuse put_full_ops,
+  // put_normal_ops, batch_size and batches_per_round.
+  std::int64_t kv_entries = 100'000;      // the namespace of gets and lists
+  std::int64_t kv_prefix_keys = 10'000;   // keys under one prefix
+  std::int64_t kv_page = 100;             // entries per list page
+  std::int64_t kv_get_ops = 100'000;      // per round
+  std::int64_t kv_prefixes_listed = 10;   // prefixes paged through per round
+  // Torrents (torrent_* scenarios).
+  std::int64_t torrents = 10'000;         // saved by one save_all; the set of gets
+  int torrent_rounds = 3;                 // save_all is ~200 MB per round and side
+  std::int64_t torrent_get_ops = 20'000;  // per round
 
   Side side = Side::both;
   std::set<std::string> only{};          // scenario names; empty: all
@@ -83,12 +96,27 @@ class Bench {
   void concurrent();
   void events();
   void backup();
+  // KV and torrents (scenarios_kv_torrent.cpp).
+  void kv_put_single(bool synchronous_full);
+  void kv_put_many();
+  void kv_get();
+  void kv_list_prefix();
+  void torrent_save_all();
+  void torrent_get();
 
   const Dataset& dataset(std::int64_t apps);
+  // The namespace of kv_entries entries, and the kv_torrents torrents saved
+  // once by save_all, on both sides (built on first use).
+  const Dataset& kv_dataset();
+  const Dataset& torrent_dataset();
   // The CREATE statements of a registry cairn creates, for the raw files.
   const std::vector<std::string>& raw_schema();
   void check_same_work(const std::string& what, const std::filesystem::path& cairn,
                        const std::filesystem::path& raw);
+  // The same for one table of the KV and torrent scenarios: its rows and the
+  // bytes of `bytes_sql`, the change log and the revision.
+  void check_same_table(const std::string& what, const char* table, const char* bytes_sql,
+                        const std::filesystem::path& cairn, const std::filesystem::path& raw);
 
   // Measures `cairn(round)` and `raw(round)` (each returns its value for that
   // round) into row.cairn_rounds / raw_rounds and their medians.
@@ -99,8 +127,30 @@ class Bench {
   std::vector<Row> rows_;
   nlohmann::json setup_ = nlohmann::json::object();
   std::map<std::int64_t, Dataset> datasets_;
+  std::optional<Dataset> kv_dataset_, torrent_dataset_;
   std::vector<std::string> schema_;
   bool same_work_ = true;
 };
+
+template <class CairnFn, class RawFn>
+void Bench::measure(Row& row, int rounds, CairnFn&& cairn, RawFn&& raw) {
+  // Round 0 warms both sides up (caches, statement caches, the WAL) and is
+  // not recorded. Then the side that goes first alternates.
+  for (int round = 0; round <= rounds; ++round) {
+    const bool cairn_first = round % 2 == 0;
+    for (int k = 0; k < 2; ++k) {
+      const bool is_cairn = (k == 0) == cairn_first;
+      if (is_cairn && config_.runs_cairn()) {
+        const double v = cairn(round);
+        if (round > 0) row.cairn_rounds.push_back(v);
+      } else if (!is_cairn && config_.runs_raw()) {
+        const double v = raw(round);
+        if (round > 0) row.raw_rounds.push_back(v);
+      }
+    }
+  }
+  if (!row.cairn_rounds.empty()) row.cairn = median(row.cairn_rounds);
+  if (!row.raw_rounds.empty()) row.raw = median(row.raw_rounds);
+}
 
 }  // namespace cairn_bench
