@@ -414,7 +414,7 @@ TEST_CASE("export/import: a bad line fails with its line number and imports noth
   const std::vector<Case> cases = {
       {"bad JSON", 3, R"({"kind": "app", "record": {)", errc::invalid_argument},
       {"bad JSON on the last line", last, "not json at all", errc::invalid_argument},
-      {"an empty line", 5, "", errc::invalid_argument},
+      {"a line of stray bytes", 5, "\x01", errc::invalid_argument},
       {"not an object", 4, "[1, 2, 3]", errc::invalid_argument},
       {"unknown kind", 6, R"({"kind": "widget", "record": {"id": "w"}})", errc::invalid_argument},
       {"a trigger is not a durable kind", last,
@@ -467,6 +467,19 @@ TEST_CASE("export/import: a bad line fails with its line number and imports noth
   }
   // The unspoiled text imports.
   CHECK(import_text(dst, join_lines(good)).records == good.size() - 1);
+}
+
+TEST_CASE("export/import: blank lines (an editor's trailing newline) are skipped") {
+  Registries r;
+  auto src = r.memory();
+  populate(src, r.clock);
+  const std::string text = export_text(src);
+  Lines lines = split_lines(text);
+  lines.insert(lines.begin() + 3, "");
+  lines.insert(lines.begin() + 5, "  \t");
+  auto dst = r.memory();
+  import_text(dst, join_lines(lines) + "\n\n");
+  CHECK(export_text(dst) == text);
 }
 
 TEST_CASE("export/import: a missing or wrong header is refused") {
