@@ -189,7 +189,8 @@ class HeldReader {
 
   static std::string count(sqlite3* db) {
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM kv_entries", -1, &stmt, nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM kv_entries", -1, &stmt, nullptr) !=
+        SQLITE_OK) {
       return std::string("error: ") + sqlite3_errmsg(db);
     }
     std::string out = sqlite3_step(stmt) == SQLITE_ROW
@@ -235,11 +236,11 @@ struct FileRecord {
   std::string name{};
   bool main_db = false;
   bool opened_read_only = false;
-  bool writer = false;  // its connection ran BEGIN IMMEDIATE
-  bool checked_reader = false;  // a non-writer's connection was inspected...
-  bool reader_read_only = false;  // ...sqlite3_db_readonly("main")
+  bool writer = false;               // its connection ran BEGIN IMMEDIATE
+  bool checked_reader = false;       // a non-writer's connection was inspected...
+  bool reader_read_only = false;     // ...sqlite3_db_readonly("main")
   int reader_no_ckpt_on_close = -1;  // ...SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE
-  int writes = 0, truncates = 0;  // of the main database file
+  int writes = 0, truncates = 0;     // of the main database file
 };
 
 struct File {
@@ -315,7 +316,8 @@ int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
 int v_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* file = reinterpret_cast<File*>(f);
   file->base.pMethods = nullptr;
-  file->real = static_cast<sqlite3_file*>(std::calloc(1, static_cast<std::size_t>(g_real->szOsFile)));
+  file->real =
+      static_cast<sqlite3_file*>(std::calloc(1, static_cast<std::size_t>(g_real->szOsFile)));
   if (file->real == nullptr) return SQLITE_NOMEM;
   const int rc = g_real->xOpen(g_real, name, file->real, flags, out_flags);
   if (file->real->pMethods == nullptr) {
@@ -494,8 +496,8 @@ TEST_CASE(
 
   REQUIRE(reader.ask("release") == "released");
   const auto took = wait_wal_under(db, bound);
-  CHECK_MESSAGE(took.has_value(), "WAL still " << wal_size(db) << " bytes after "
-                                               << kReturnTimeout.count() << " s");
+  CHECK_MESSAGE(took.has_value(),
+                "WAL still " << wal_size(db) << " bytes after " << kReturnTimeout.count() << " s");
   if (took) MESSAGE("WAL back under the bound " << took->count() << " ms after the release");
   // TRUNCATE leaves an empty WAL; give the file a moment if the poll caught a
   // size under the bound before the truncation finished.
