@@ -67,6 +67,17 @@ class RegistryImpl {
                          "WHERE expires_at IS NOT NULL LIMIT 1)") > 0;
     });
     if (pending) start_maintenance();
+    check_wal_size();
+  }
+
+  // A WAL past its bound that this registry's own commits did not grow
+  // (another process's, or one left by a registry closed while a reader held
+  // a snapshot) is truncated by the maintenance thread too.
+  void check_wal_size() {
+    db::Database& db = ctx.open_database();
+    if (db.in_memory()) return;
+    db.note_wal_size(db::file_size_or_zero(db.path().string() + "-wal"));
+    if (db.wal_over_bound()) start_maintenance();
   }
 
   void start_maintenance() {
@@ -384,6 +395,7 @@ Stats Registry::stats() const {
     s.wal_bytes = db::file_size_or_zero(db.path().string() + "-wal");
     const std::int64_t bound = impl_->ctx.options().journal_size_limit;
     if (bound >= 0 && s.wal_bytes > bound) {
+      impl_->check_wal_size();
       s.warnings.push_back(fmt::format(
           "the WAL is {} bytes, past its bound of {}: a reader holds an old snapshot, so "
           "checkpoints cannot finish until it lets go",

@@ -27,12 +27,13 @@
 //    order (readers before the writer) never lets happen; so the test also
 //    checks, white-box, that every reader connection is read-only and has
 //    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE set.
-// 4. Gaps, kept as documentation (may_fail, reported to the lead): a WAL that
-//    stats() warns about but that the background never truncates, because
-//    only a commit on this registry's writer (the wal hook, counting frames
-//    without their headers) arms the background checkpoint: a WAL only just
-//    past the bound, one grown by another writer, one left by a registry
-//    closed while a reader held it.
+// 4. Regressions found while writing this test: a WAL that stats() warned
+//    about but that the background never truncated, because only a commit on
+//    this registry's writer (the wal hook, counting frames without their
+//    headers) armed the background checkpoint: a WAL only just past the
+//    bound, one grown by another writer, one left by a registry closed while
+//    a reader held it. Fixed: the hook counts the file's bytes, and open and
+//    stats() arm the checkpoint when they see the WAL past the bound.
 //
 // Env: CAIRN_WAL_MB (MiB written while the reader holds; default 16) and
 // CAIRN_WAL_BOUND_MB (journal_size_limit; default 8). The slow suite runs the
@@ -69,7 +70,7 @@ namespace {
 constexpr std::int64_t kMiB = 1 << 20;
 constexpr int kIntervalMs = 200;
 constexpr auto kReturnTimeout = std::chrono::milliseconds(10'000);
-// For the cases that document gaps (may_fail): 25 intervals.
+// For the regression cases: 25 intervals.
 constexpr auto kGapTimeout = std::chrono::milliseconds(25 * kIntervalMs);
 
 std::int64_t env_int(const char* name, std::int64_t fallback) {
@@ -601,8 +602,8 @@ TEST_CASE(
 // write pushes the frame count past the bound too.
 TEST_CASE(
     "wal bound: a WAL that stats() warns about is truncated once the reader lets go, even "
-    "when it is only just past the bound" *
-    doctest::may_fail()) {
+    "when it is only just past the bound"
+) {
   test::TempDir dir;
   const fs::path db = dir / "registry.db";
   HeldReader reader(db);
@@ -634,8 +635,8 @@ TEST_CASE(
 // itself. Simulated with a second Registry on the same file in this process.
 TEST_CASE(
     "wal bound: a WAL grown past the bound by another writer is truncated by the registry "
-    "that warns about it, once the reader lets go" *
-    doctest::may_fail()) {
+    "that warns about it, once the reader lets go"
+) {
   test::TempDir dir;
   const fs::path db = dir / "registry.db";
   HeldReader reader(db);
@@ -663,8 +664,8 @@ TEST_CASE(
 // committed nothing, never truncates it.
 TEST_CASE(
     "wal bound: a registry opened on a WAL left past the bound truncates it without any "
-    "write" *
-    doctest::may_fail()) {
+    "write"
+) {
   test::TempDir dir;
   const fs::path db = dir / "registry.db";
   HeldReader reader(db);

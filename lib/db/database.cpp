@@ -73,11 +73,16 @@ int Database::on_wal_commit(void* self, sqlite3* db, const char* name, int pages
   if (pages >= kAutoCheckpointPages) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
-  const std::int64_t bytes = static_cast<std::int64_t>(pages) * database->page_size_;
+  // The file's size: a 32-byte header, then frames of a 24-byte header and a page.
+  const std::int64_t bytes = 32 + static_cast<std::int64_t>(pages) * (database->page_size_ + 24);
   if (bytes > database->options_.journal_size_limit && !database->wal_over_bound_.exchange(true)) {
     if (database->on_wal_over_bound) database->on_wal_over_bound();
   }
   return SQLITE_OK;
+}
+
+void Database::note_wal_size(std::int64_t bytes) {
+  if (!in_memory_ && bytes > options_.journal_size_limit) wal_over_bound_ = true;
 }
 
 bool Database::checkpoint_truncate() {

@@ -63,6 +63,10 @@ class Database {
   // A TRUNCATE checkpoint that does not wait for readers: true when the WAL
   // is now empty. The caller holds writer_mutex() and no transaction is open.
   bool checkpoint_truncate();
+  // Notes a WAL file size seen from outside the hook (at open, in stats()):
+  // another process, or a registry closed while a reader held a snapshot,
+  // may have left the WAL past the bound.
+  void note_wal_size(std::int64_t bytes);
 
   // The writer connection. The caller holds writer_mutex().
   Connection& writer() noexcept { return *writer_; }
