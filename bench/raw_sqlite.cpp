@@ -11,10 +11,10 @@ namespace {
 
 // cairn's defaults (include/cairn/options.h, lib/db/database.cpp).
 constexpr const char* kWriterPragmas =
-    "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;"
+    "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0;"
     "PRAGMA journal_size_limit = 67108864; PRAGMA trusted_schema = OFF;";
 constexpr const char* kReaderPragmas =
-    "PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456; PRAGMA trusted_schema = OFF;"
+    "PRAGMA cache_size = -65536; PRAGMA mmap_size = 0; PRAGMA trusted_schema = OFF;"
     "PRAGMA query_only = ON;";
 constexpr int kBusyTimeoutMs = 5000;
 constexpr const char* kActor = "cairn";

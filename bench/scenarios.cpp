@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -139,29 +140,49 @@ void expect_count(const char* what, std::size_t got, std::size_t want) {
   }
 }
 
-// Readers (and optionally one writer) for a fixed time; returns the readers'
-// gets per second, and the writer's puts per second through `writer_rate`.
+// CPU time of the calling thread.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// What one phase of readers (and maybe a writer) did.
+struct Phase {
+  double gets_per_second = 0;
+  double puts_per_second = 0;
+  double reader_cpu_us_per_get = 0;  // CPU the readers spent per get
+  double writer_cores = 0;           // CPU the writer thread used, in cores
+};
+
+// Readers (and optionally one writer) for a fixed time.
 template <class ReaderFn, class WriterFn>
-double run_readers(int threads, double seconds, bool with_writer, ReaderFn&& read_one,
-                   WriterFn&& write_one, double& writer_rate) {
+Phase run_readers(int threads, double seconds, bool with_writer, ReaderFn&& read_one,
+                  WriterFn&& write_one) {
   std::atomic<bool> go{false}, stop{false};
   std::vector<std::int64_t> counts(static_cast<std::size_t>(threads), 0);
+  std::vector<double> reader_cpu(static_cast<std::size_t>(threads), 0.0);
   std::int64_t writes = 0;
+  double writer_cpu = 0;
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      const double cpu0 = thread_cpu_seconds();
       std::int64_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) read_one(t, n++);
       counts[static_cast<std::size_t>(t)] = n;
+      reader_cpu[static_cast<std::size_t>(t)] = thread_cpu_seconds() - cpu0;
     });
   }
   if (with_writer) {
     pool.emplace_back([&] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      const double cpu0 = thread_cpu_seconds();
       std::int64_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) write_one(n++);
       writes = n;
+      writer_cpu = thread_cpu_seconds() - cpu0;
     });
   }
   const auto start = Clock::now();
@@ -170,9 +191,13 @@ double run_readers(int threads, double seconds, bool with_writer, ReaderFn&& rea
   stop.store(true);
   for (auto& th : pool) th.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  writer_rate = static_cast<double>(writes) / elapsed;
-  return static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0})) /
-         elapsed;
+  const auto reads =
+      static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
+  const double cpu = std::accumulate(reader_cpu.begin(), reader_cpu.end(), 0.0);
+  return Phase{.gets_per_second = reads / elapsed,
+               .puts_per_second = static_cast<double>(writes) / elapsed,
+               .reader_cpu_us_per_get = reads > 0 ? 1e6 * cpu / reads : 0,
+               .writer_cores = writer_cpu / elapsed};
 }
 
 }  // namespace
@@ -572,35 +597,26 @@ void Bench::concurrent() {
     writer.emplace(d.raw, true);
   }
   std::int64_t next_cairn_write = 0, next_raw_write = 0;
-  double cairn_writes = 0, raw_writes = 0;
+  // Per side, the phases of the measured rounds: where the CPU went.
+  std::vector<Phase> cairn_alone, cairn_busy, raw_alone, raw_busy;
 
   auto cairn_phase = [&](bool with_writer) {
-    double writer_rate = 0;
-    const double rate = run_readers(
+    return run_readers(
         threads, config_.concurrent_seconds, with_writer,
         [&](int t, std::int64_t n) { (void)reg->apps().get(id_for(t, n)); },
         [&](std::int64_t) {
           reg->apps().put(make_app("writer", next_cairn_write++, d.apps));
-        },
-        writer_rate);
-    if (with_writer) cairn_writes = std::max(cairn_writes, writer_rate);
-    return rate;
+        });
   };
   auto raw_phase = [&](bool with_writer) {
-    double writer_rate = 0;
-    const double rate = run_readers(
+    return run_readers(
         threads, config_.concurrent_seconds, with_writer,
         [&](int t, std::int64_t n) {
           if (!readers[static_cast<std::size_t>(t)]->get(id_for(t, n))) {
             throw std::runtime_error("raw reader: app not found");
           }
         },
-        [&](std::int64_t) {
-          writer->put(make_raw_app("writer", next_raw_write++, d.apps));
-        },
-        writer_rate);
-    if (with_writer) raw_writes = std::max(raw_writes, writer_rate);
-    return rate;
+        [&](std::int64_t) { writer->put(make_raw_app("writer", next_raw_write++, d.apps)); });
   };
 
   Row alone{.operation = fmt::format("get, {} readers alone", threads), .unit = "ops/s"};
@@ -611,36 +627,53 @@ void Bench::concurrent() {
                .threshold = 0.7,
                .target = "cairn >= 0.7"};
   // Phases alternate within a round: alone, with writer, for each side.
+  auto round_of = [&](auto&& phase, std::vector<double>& busy_rounds,
+                      std::vector<double>& fraction_rounds, std::vector<Phase>& alone_phases,
+                      std::vector<Phase>& busy_phases, int round) {
+    const Phase a = phase(false);
+    const Phase b = phase(true);
+    if (round > 0) {
+      busy_rounds.push_back(b.gets_per_second);
+      fraction_rounds.push_back(b.gets_per_second / a.gets_per_second);
+      alone_phases.push_back(a);
+      busy_phases.push_back(b);
+    }
+    return a.gets_per_second;
+  };
   measure(
       alone, config_.concurrent_rounds,
       [&](int round) {
-        const double a = cairn_phase(false);
-        const double b = cairn_phase(true);
-        if (round > 0) {
-          busy.cairn_rounds.push_back(b);
-          fraction.cairn_rounds.push_back(b / a);
-        }
-        return a;
+        return round_of(cairn_phase, busy.cairn_rounds, fraction.cairn_rounds, cairn_alone,
+                        cairn_busy, round);
       },
       [&](int round) {
-        const double a = raw_phase(false);
-        const double b = raw_phase(true);
-        if (round > 0) {
-          busy.raw_rounds.push_back(b);
-          fraction.raw_rounds.push_back(b / a);
-        }
-        return a;
+        return round_of(raw_phase, busy.raw_rounds, fraction.raw_rounds, raw_alone, raw_busy,
+                        round);
       });
   if (!busy.cairn_rounds.empty()) busy.cairn = median(busy.cairn_rounds);
   if (!busy.raw_rounds.empty()) busy.raw = median(busy.raw_rounds);
   if (alone.cairn && busy.cairn) fraction.cairn = *busy.cairn / *alone.cairn;
   if (alone.raw && busy.raw) fraction.raw = *busy.raw / *alone.raw;
+
+  // Medians over the measured rounds of one field of the phases.
+  auto med = [](const std::vector<Phase>& phases, double Phase::*field) {
+    std::vector<double> v;
+    for (const Phase& p : phases) v.push_back(p.*field);
+    return v.empty() ? 0.0 : median(v);
+  };
   alone.note = fmt::format("{} s per phase, {} rounds, registry of {} apps",
                            config_.concurrent_seconds, config_.concurrent_rounds, d.apps);
   busy.note = fmt::format(
-      "the writer puts 1 app/tx, synchronous FULL: cairn {:.0f} puts/s, raw {:.0f} puts/s (best "
-      "round)",
-      cairn_writes, raw_writes);
+      "the writer puts 1 app/tx, synchronous FULL: cairn {:.0f} puts/s using {:.2f} cores, raw "
+      "{:.0f} puts/s using {:.2f} cores",
+      med(cairn_busy, &Phase::puts_per_second), med(cairn_busy, &Phase::writer_cores),
+      med(raw_busy, &Phase::puts_per_second), med(raw_busy, &Phase::writer_cores));
+  fraction.note = fmt::format(
+      "reader CPU per get, alone -> with the writer: cairn {:.1f} -> {:.1f} us, raw {:.1f} -> "
+      "{:.1f} us",
+      med(cairn_alone, &Phase::reader_cpu_us_per_get),
+      med(cairn_busy, &Phase::reader_cpu_us_per_get),
+      med(raw_alone, &Phase::reader_cpu_us_per_get), med(raw_busy, &Phase::reader_cpu_us_per_get));
   rows_.push_back(std::move(alone));
   rows_.push_back(std::move(busy));
   rows_.push_back(std::move(fraction));
