@@ -12,7 +12,7 @@ namespace {
 // cairn's defaults (include/cairn/options.h, lib/db/database.cpp).
 constexpr const char* kWriterPragmas =
     "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0;"
-    "PRAGMA journal_size_limit = 67108864; PRAGMA trusted_schema = OFF;";
+    "PRAGMA journal_size_limit = 67108864; PRAGMA trusted_schema = OFF; PRAGMA temp_store = MEMORY;";
 constexpr const char* kReaderPragmas =
     "PRAGMA cache_size = -65536; PRAGMA mmap_size = 0; PRAGMA trusted_schema = OFF;"
     "PRAGMA query_only = ON;";

@@ -55,9 +55,14 @@ void Database::configure() {
     }
   }
   // Numbers come from Options (integers), never from text input.
+  // temp_store = MEMORY keeps the savepoint journal (each store call inside a
+  // caller's transaction runs in a savepoint) off the disk: a put of 1,000
+  // apps per transaction ran at 0.32 of raw sqlite3 with a temp file, 0.60
+  // without (bench put_batched).
   w.exec(fmt::format(
       "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{};"
-      "PRAGMA mmap_size = {}; PRAGMA journal_size_limit = {}; PRAGMA trusted_schema = OFF;",
+      "PRAGMA mmap_size = {}; PRAGMA journal_size_limit = {}; PRAGMA trusted_schema = OFF;"
+      "PRAGMA temp_store = MEMORY;",
       options_.synchronous == Synchronous::full ? "FULL" : "NORMAL", options_.cache_size_kib,
       options_.mmap_size, options_.journal_size_limit));
   if (!in_memory_) {
