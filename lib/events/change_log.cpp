@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cairn/error.h"
+#include "json_reader.h"
 
 namespace cairn::detail {
 namespace {
@@ -48,7 +49,7 @@ void bind_image(db::Statement& stmt, int index, const std::optional<std::string>
 // Images are written by the registry; one that does not parse was damaged.
 nlohmann::json parse_stored_image(std::string_view text) {
   try {
-    return nlohmann::json::parse(text);
+    return parse_stored_json(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(errc::corrupt, fmt::format("a change-log image is damaged: {}", e.what()));
   }

@@ -16,6 +16,7 @@
 //   static db::Statement count(db::Connection&, const Query&);
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -25,6 +26,7 @@
 
 #include "cairn/error.h"
 #include "cairn/records.h"
+#include "json_reader.h"
 #include "stores/store_context.h"
 #include "stores/validate.h"
 
@@ -250,7 +252,7 @@ std::size_t count_records(const StoreContext& ctx, const typename C::Query& quer
 
 // Column helpers for the codecs.
 inline nlohmann::json json_column(const db::Statement& stmt, int column) {
-  return nlohmann::json::parse(stmt.column_text(column));
+  return parse_stored_json(stmt.column_text(column));
 }
 inline std::vector<std::string> strings_column(const db::Statement& stmt, int column) {
   return json_column(stmt, column).get<std::vector<std::string>>();
@@ -273,7 +275,7 @@ inline std::vector<std::string> keys_column(const db::Statement& stmt, int colum
   const std::string_view text = stmt.column_text(column);
   // Anything not written by keys_text (an escape, odd spacing) takes the parser.
   if (text.size() < 2 || text.front() != '[' || text.back() != ']' ||
-      text.find_first_of("\\ ") != std::string_view::npos) {
+      std::ranges::any_of(text, [](char c) { return c == '\\' || c == ' '; })) {
     return strings_column(stmt, column);
   }
   std::vector<std::string> keys;

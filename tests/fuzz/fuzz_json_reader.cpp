@@ -1,0 +1,47 @@
+// Differential fuzzing of parse_stored_json (lib/json_reader.h) against
+// nlohmann::json::parse, which it must match exactly: for every input,
+// either both throw a json::exception with the same id, or both give a value
+// with the same dump. The input is read as it is (damaged stored text) and,
+// when nlohmann accepts it, re-dumped compactly (the form cairn writes),
+// which is the fast path's own shape.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_common.h"
+#include "json_reader.h"
+
+namespace {
+
+using nlohmann::json;
+
+// The dump, or "!<id>" for a json::exception.
+std::string outcome(std::string_view text, bool stored) {
+  try {
+    const json j = stored ? cairn::detail::parse_stored_json(text) : json::parse(text);
+    return j.dump();
+  } catch (const json::exception& e) {
+    return "!" + std::to_string(e.id);
+  }
+}
+
+void compare(std::string_view text) {
+  const std::string expected = outcome(text, false);
+  const std::string got = outcome(text, true);
+  fuzz::check(got == expected, "parse_stored_json gave " + got + ", nlohmann::json::parse " +
+                                   expected + " for: " + std::string(text));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  compare(text);
+  try {
+    compare(json::parse(text).dump());
+  } catch (const json::exception&) {
+    // Not JSON: the first comparison covered it.
+  }
+  return 0;
+}
