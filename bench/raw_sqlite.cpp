@@ -329,6 +329,12 @@ std::optional<RawApp> RawReader::get(std::string_view id) {
   return found;
 }
 
+std::int64_t RawReader::cache_misses() {
+  int current = 0, highest = 0;
+  sqlite3_db_status(conn_.handle(), SQLITE_DBSTATUS_CACHE_MISS, &current, &highest, 0);
+  return current;
+}
+
 std::vector<RawApp> RawReader::in_pool(std::string_view pool) {
   in_pool_.bind_text(1, pool);
   in_pool_.bind_text(2, "");

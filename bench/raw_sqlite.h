@@ -122,6 +122,9 @@ class RawReader {
   std::optional<RawApp> get(std::string_view id);
   // The apps that name `pool`, by id (the same query as AppStore::in_pool).
   std::vector<RawApp> in_pool(std::string_view pool);
+  // Pages this connection has read from the file so far (misses of its page
+  // cache): what makes a query slower on a registry larger than the cache.
+  std::int64_t cache_misses();
 
  private:
   RawConnection conn_;

@@ -494,6 +494,7 @@ void Bench::in_pool() {
             .goal = Goal::ratio_at_least,
             .threshold = 1 / 1.5,
             .target = ">= 0.667 (time <= 1.5x)"};
+    std::int64_t misses = 0;  // the raw side's page-cache misses in measured rounds
     {
       std::optional<cairn::Registry> reg;
       std::optional<RawReader> reader;
@@ -511,12 +512,18 @@ void Bench::in_pool() {
           [&](int round) {
             const auto& round_pools = pools[static_cast<std::size_t>(round)];
             std::size_t rows = 0;
+            const std::int64_t misses_before = reader->cache_misses();
             const double s = seconds_of([&] { rows = raw_in_pool_loop(*reader, round_pools); });
+            if (round > 0) misses += reader->cache_misses() - misses_before;
             expect_count("raw in_pool", rows, expected[static_cast<std::size_t>(round)]);
             return queries / s;
           });
     }
-    row.note = fmt::format("{} queries of random pools per round", config_.pool_queries);
+    row.note = fmt::format(
+        "{} queries of random pools per round; file {} MB; the raw side read {:.1f} pages per "
+        "query from outside its page cache",
+        config_.pool_queries, fs::file_size(d.raw) >> 20,
+        static_cast<double>(misses) / (queries * config_.rounds));
     cairn_ops[k] = row.cairn.value_or(0);
     raw_ops[k] = row.raw.value_or(0);
     rows_.push_back(std::move(row));
