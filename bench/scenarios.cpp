@@ -774,11 +774,9 @@ void Bench::backup() {
 
   Row backup{.operation = fmt::format("backup of a {:.0f} MB registry (MB/s)", mb),
              .unit = "MB/s",
-             .goal = Goal::ratio_at_least,
-             .threshold = 0.9,
-             .target = ">= 0.9",
-             .note = "raw: the sqlite3 shell's .backup; cairn includes quick_check, SHA-256, "
-                     "fsyncs and the manifest"};
+             .note = "raw: the sqlite3 shell's .backup; cairn also runs quick_check and SHA-256 "
+                     "over the copy (DESIGN 9; each a pass over the file), fsyncs and writes the "
+                     "manifest; the issue sets no target"};
   Row restore{.operation = fmt::format("restore of a {:.0f} MB backup (MB/s)", mb),
               .unit = "MB/s",
               .note = "raw: the sqlite3 shell's .restore; cairn verifies the manifest, SHA-256 "
