@@ -316,9 +316,11 @@ void RawWriter::put_in_transaction(const RawApp& app) {
 
 // ---- RawReader --------------------------------------------------------------
 
-RawReader::RawReader(const std::filesystem::path& path)
+RawReader::RawReader(const std::filesystem::path& path, std::int64_t cache_kib)
     : conn_(path, SQLITE_OPEN_READONLY),
-      select_((conn_.exec(kReaderPragmas), conn_.handle()), kSelect),
+      select_((conn_.exec(kReaderPragmas),
+               conn_.exec(fmt::format("PRAGMA cache_size = -{}", cache_kib)), conn_.handle()),
+              kSelect),
       in_pool_(conn_.handle(), kInPool) {}
 
 std::optional<RawApp> RawReader::get(std::string_view id) {

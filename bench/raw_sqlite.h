@@ -117,7 +117,8 @@ class RawWriter {
 // A reader: one read-only connection with cairn's reader pragmas.
 class RawReader {
  public:
-  explicit RawReader(const std::filesystem::path& path);
+  // cache_kib: the page cache (cairn's default unless told).
+  explicit RawReader(const std::filesystem::path& path, std::int64_t cache_kib = 65536);
 
   std::optional<RawApp> get(std::string_view id);
   // The apps that name `pool`, by id (the same query as AppStore::in_pool).

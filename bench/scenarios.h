@@ -92,6 +92,8 @@ class Bench {
   void put_batched();
   void get();
   void in_pool();
+  // One row of in_pool: a registry, its page cache size, warmed or not.
+  Row pool_row(const Dataset& d, std::int64_t cache_kib, bool warm);
   void open();
   void concurrent();
   void events();
