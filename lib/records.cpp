@@ -361,6 +361,18 @@ void from_json(const json& j, ConfigEntry& r) {
 
 void to_json(json& j, const Torrent& r) { detail::torrent_to_json(j, r, true); }
 
+json detail::torrent_limits_json(const TorrentLimits& limits) {
+  json j = json::object();
+  for (const auto& field : kTorrentLimitFields) j[field.name] = limits.*field.member;
+  return j;
+}
+
+json detail::torrent_flags_json(const TorrentFlags& flags) {
+  json j = json::object();
+  for (const auto& field : kTorrentFlagFields) j[field.name] = flags.*field.member;
+  return j;
+}
+
 void detail::torrent_to_json(json& j, const Torrent& r, bool with_metainfo) {
   j = json{{"info_hash", r.info_hash},
            {"name", r.name},
@@ -372,19 +384,8 @@ void detail::torrent_to_json(json& j, const Torrent& r, bool with_metainfo) {
            {"pieces_base64", detail::base64_encode(r.pieces)},
            {"trackers", r.trackers},
            {"file_priorities", r.file_priorities},
-           {"limits",
-            {{"download_rate", r.limits.download_rate},
-             {"upload_rate", r.limits.upload_rate},
-             {"max_connections", r.limits.max_connections},
-             {"max_uploads", r.limits.max_uploads}}},
-           {"flags",
-            {{"paused", r.flags.paused},
-             {"auto_managed", r.flags.auto_managed},
-             {"sequential_download", r.flags.sequential_download},
-             {"seed_mode", r.flags.seed_mode},
-             {"super_seeding", r.flags.super_seeding},
-             {"upload_mode", r.flags.upload_mode},
-             {"share_mode", r.flags.share_mode}}},
+           {"limits", detail::torrent_limits_json(r.limits)},
+           {"flags", detail::torrent_flags_json(r.flags)},
            {"added_at", r.added_at},
            {"completed_at", r.completed_at},
            {"last_activity", r.last_activity},

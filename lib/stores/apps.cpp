@@ -1,6 +1,7 @@
 // AppStore: apps and their pool memberships (table app_pools), so that
 // "apps in a pool" is an index range rather than a scan of JSON text.
 #include "cairn/stores.h"
+#include "json_text.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
 
@@ -54,9 +55,11 @@ struct AppCodec {
     std::string out = "{\"created_at\":" + std::to_string(a.created_at);
     out += ",\"id\":\"" + a.id + "\"";  // keys need no escaping
     out += ",\"last_seen\":" + std::to_string(a.last_seen);
-    out += ",\"meta\":" + a.meta.dump();
+    out += ",\"meta\":";
+    append_json(out, a.meta);
     out += ",\"pools\":" + keys_text(a.pools);
-    out += ",\"protocol_version\":" + nlohmann::json(a.protocol_version).dump();
+    out += ",\"protocol_version\":";
+    append_json_string(out, a.protocol_version);
     out += ",\"registered\":" + std::to_string(a.registered);
     out += a.rehydrated ? ",\"rehydrated\":true" : ",\"rehydrated\":false";
     out += ",\"revision\":" + std::to_string(a.revision);
@@ -82,10 +85,12 @@ struct AppCodec {
   }
 
   static void bind_row(db::Statement& s, const App& a) {
+    std::string meta;
+    append_json(meta, a.meta);
     s.bind_text(1, a.id)
         .bind_text(2, keys_text(a.pools))
         .bind_text(3, keys_text(a.triggers))
-        .bind_text(4, a.meta.dump())
+        .bind_text(4, meta)
         .bind_text(5, a.protocol_version)
         .bind_int(6, a.registered)
         .bind_int(7, a.last_seen)

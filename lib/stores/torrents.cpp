@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "cairn/stores.h"
+#include "json_text.h"
 #include "records_json.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
@@ -33,7 +34,109 @@ bool lower_hex(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-std::string json_text(const nlohmann::json& j) { return j.dump(); }
+// ---- The JSON columns and the image, written and read by hand ---------------
+// Every torrent write stores five JSON columns and logs one or two images,
+// and every read parses the columns: through nlohmann::json these were a
+// third of a get's instructions and a fifth of a save's. The text is the same
+// (json_text.h); a column that is not in the form written here takes
+// nlohmann's parser, as before.
+
+void append_trackers(std::string& out, const std::vector<std::vector<std::string>>& tiers) {
+  out += '[';
+  for (std::size_t i = 0; i < tiers.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_strings(out, tiers[i]);
+  }
+  out += ']';
+}
+
+// torrent_limits_json(limits).dump(), byte for byte.
+void append_limits(std::string& out, const TorrentLimits& limits) {
+  char separator = '{';
+  for (const auto& field : kTorrentLimitFields) {
+    out += separator;
+    separator = ',';
+    out += '"';
+    out += field.name;
+    out += "\":";
+    append_json_int(out, limits.*field.member);
+  }
+  out += '}';
+}
+
+// torrent_flags_json(flags).dump(), byte for byte.
+void append_flags(std::string& out, const TorrentFlags& flags) {
+  char separator = '{';
+  for (const auto& field : kTorrentFlagFields) {
+    out += separator;
+    separator = ',';
+    out += '"';
+    out += field.name;
+    out += "\":";
+    append_json_bool(out, flags.*field.member);
+  }
+  out += '}';
+}
+
+std::optional<TorrentLimits> read_limits(std::string_view text) {
+  JsonScanner s(text);
+  TorrentLimits limits;
+  if (!s.consume('{')) return std::nullopt;
+  for (const auto& field : kTorrentLimitFields) {
+    if (&field != &kTorrentLimitFields.front() && !s.consume(',')) return std::nullopt;
+    if (!s.key(field.name) || !s.integer(limits.*field.member)) return std::nullopt;
+  }
+  if (!s.consume('}') || !s.at_end()) return std::nullopt;
+  return limits;
+}
+
+std::optional<TorrentFlags> read_flags(std::string_view text) {
+  JsonScanner s(text);
+  TorrentFlags flags;
+  if (!s.consume('{')) return std::nullopt;
+  for (const auto& field : kTorrentFlagFields) {
+    if (&field != &kTorrentFlagFields.front() && !s.consume(',')) return std::nullopt;
+    if (!s.key(field.name) || !s.boolean(flags.*field.member)) return std::nullopt;
+  }
+  if (!s.consume('}') || !s.at_end()) return std::nullopt;
+  return flags;
+}
+
+// The columns, by the readers above or, for any other text, as before.
+std::vector<std::vector<std::string>> trackers_column(const db::Statement& s, int column) {
+  if (auto tiers = read_json_string_arrays(s.column_text(column))) return std::move(*tiers);
+  return json_column(s, column).get<std::vector<std::vector<std::string>>>();
+}
+
+std::vector<std::int64_t> priorities_column(const db::Statement& s, int column) {
+  if (auto priorities = read_json_ints(s.column_text(column))) return std::move(*priorities);
+  return json_column(s, column).get<std::vector<std::int64_t>>();
+}
+
+TorrentLimits limits_column(const db::Statement& s, int column) {
+  if (auto limits = read_limits(s.column_text(column))) return *limits;
+  const nlohmann::json j = json_column(s, column);
+  return TorrentLimits{
+      .download_rate = j.at("download_rate").get<std::int64_t>(),
+      .upload_rate = j.at("upload_rate").get<std::int64_t>(),
+      .max_connections = j.at("max_connections").get<std::int64_t>(),
+      .max_uploads = j.at("max_uploads").get<std::int64_t>(),
+  };
+}
+
+TorrentFlags flags_column(const db::Statement& s, int column) {
+  if (auto flags = read_flags(s.column_text(column))) return *flags;
+  const nlohmann::json j = json_column(s, column);
+  return TorrentFlags{
+      .paused = j.at("paused").get<bool>(),
+      .auto_managed = j.at("auto_managed").get<bool>(),
+      .sequential_download = j.at("sequential_download").get<bool>(),
+      .seed_mode = j.at("seed_mode").get<bool>(),
+      .super_seeding = j.at("super_seeding").get<bool>(),
+      .upload_mode = j.at("upload_mode").get<bool>(),
+      .share_mode = j.at("share_mode").get<bool>(),
+  };
+}
 
 struct TorrentCodec {
   using Record = Torrent;
@@ -74,16 +177,57 @@ struct TorrentCodec {
 
   static std::string_view key(const Torrent& t) { return t.info_hash; }
 
-  // Events carry the metainfo's size, not its bytes (records_json.h).
+  // Events carry the metainfo's size, not its bytes (records_json.h): this is
+  // torrent_to_json(j, t, false) and j.dump(), byte for byte (keys sorted),
+  // without building the JSON object.
   static std::string image(const Torrent& t) {
-    nlohmann::json j;
-    torrent_to_json(j, t, /*with_metainfo=*/false);
-    return j.dump();
+    std::string out;
+    out.reserve(640 + t.name.size() + t.save_path.size() + t.pieces.size() / 3 * 4);
+    out += "{\"added_at\":";
+    append_json_int(out, t.added_at);
+    out += ",\"completed_at\":";
+    append_json_int(out, t.completed_at);
+    out += ",\"created_at\":";
+    append_json_int(out, t.created_at);
+    out += ",\"downloaded\":";
+    append_json_int(out, t.downloaded);
+    out += ",\"extra\":";
+    append_json(out, t.extra);
+    out += ",\"file_priorities\":";
+    append_json_ints(out, t.file_priorities);
+    out += ",\"flags\":";
+    append_flags(out, t.flags);
+    out += ",\"info_hash\":";
+    append_json_string(out, t.info_hash);
+    out += ",\"last_activity\":";
+    append_json_int(out, t.last_activity);
+    out += ",\"limits\":";
+    append_limits(out, t.limits);
+    out += ",\"metainfo_bytes\":";
+    append_json_uint(out, t.metainfo.size());
+    out += ",\"name\":";
+    append_json_string(out, t.name);
+    out += ",\"pieces_base64\":";
+    append_json_base64(out, t.pieces);
+    out += ",\"revision\":";
+    append_json_int(out, t.revision);
+    out += ",\"save_path\":";
+    append_json_string(out, t.save_path);
+    out += ",\"state\":";
+    append_json_string(out, to_string(t.state));
+    out += ",\"total_size\":";
+    append_json_int(out, t.total_size);
+    out += ",\"trackers\":";
+    append_trackers(out, t.trackers);
+    out += ",\"updated_at\":";
+    append_json_int(out, t.updated_at);
+    out += ",\"uploaded\":";
+    append_json_int(out, t.uploaded);
+    out += '}';
+    return out;
   }
 
   static Torrent read_row(const db::Statement& s) {
-    const nlohmann::json limits = json_column(s, 10);
-    const nlohmann::json flags = json_column(s, 11);
     return Torrent{
         .info_hash = text_column(s, 0),
         .name = text_column(s, 1),
@@ -93,48 +237,42 @@ struct TorrentCodec {
         .downloaded = s.column_int(5),
         .uploaded = s.column_int(6),
         .pieces = std::string(s.column_blob(7)),
-        .trackers = json_column(s, 8).get<std::vector<std::vector<std::string>>>(),
-        .file_priorities = json_column(s, 9).get<std::vector<std::int64_t>>(),
-        .limits =
-            TorrentLimits{
-                .download_rate = limits.at("download_rate").get<std::int64_t>(),
-                .upload_rate = limits.at("upload_rate").get<std::int64_t>(),
-                .max_connections = limits.at("max_connections").get<std::int64_t>(),
-                .max_uploads = limits.at("max_uploads").get<std::int64_t>(),
-            },
-        .flags =
-            TorrentFlags{
-                .paused = flags.at("paused").get<bool>(),
-                .auto_managed = flags.at("auto_managed").get<bool>(),
-                .sequential_download = flags.at("sequential_download").get<bool>(),
-                .seed_mode = flags.at("seed_mode").get<bool>(),
-                .super_seeding = flags.at("super_seeding").get<bool>(),
-                .upload_mode = flags.at("upload_mode").get<bool>(),
-                .share_mode = flags.at("share_mode").get<bool>(),
-            },
+        .trackers = trackers_column(s, 8),
+        .file_priorities = priorities_column(s, 9),
+        .limits = limits_column(s, 10),
+        .flags = flags_column(s, 11),
         .added_at = s.column_int(12),
         .completed_at = s.column_int(13),
         .last_activity = s.column_int(14),
         .metainfo = std::string(s.column_blob(15)),
-        .extra = json_column(s, 16),
+        .extra = parse_stored_json(s.column_text(16)),
         .created_at = s.column_int(17),
         .updated_at = s.column_int(18),
         .revision = s.column_int(19),
     };
   }
 
+  // The JSON columns go into one buffer (one allocation, not five); SQLite
+  // copies bound text, so the buffer may go when this returns.
   static void bind_row(db::Statement& s, const Torrent& t) {
-    const nlohmann::json limits = {{"download_rate", t.limits.download_rate},
-                                   {"upload_rate", t.limits.upload_rate},
-                                   {"max_connections", t.limits.max_connections},
-                                   {"max_uploads", t.limits.max_uploads}};
-    const nlohmann::json flags = {{"paused", t.flags.paused},
-                                  {"auto_managed", t.flags.auto_managed},
-                                  {"sequential_download", t.flags.sequential_download},
-                                  {"seed_mode", t.flags.seed_mode},
-                                  {"super_seeding", t.flags.super_seeding},
-                                  {"upload_mode", t.flags.upload_mode},
-                                  {"share_mode", t.flags.share_mode}};
+    std::string text;
+    text.reserve(256);
+    std::size_t ends[5] = {};
+    append_trackers(text, t.trackers);
+    ends[0] = text.size();
+    append_json_ints(text, t.file_priorities);
+    ends[1] = text.size();
+    append_limits(text, t.limits);
+    ends[2] = text.size();
+    append_flags(text, t.flags);
+    ends[3] = text.size();
+    append_json(text, t.extra);
+    ends[4] = text.size();
+    const std::string_view all = text;
+    auto column = [&](int k) {
+      const std::size_t begin = k == 0 ? 0 : ends[k - 1];
+      return all.substr(begin, ends[k] - begin);
+    };
     s.bind_text(1, t.info_hash)
         .bind_text(2, t.name)
         .bind_text(3, to_string(t.state))
@@ -143,15 +281,15 @@ struct TorrentCodec {
         .bind_int(6, t.downloaded)
         .bind_int(7, t.uploaded)
         .bind_blob(8, t.pieces.data(), t.pieces.size())
-        .bind_text(9, json_text(t.trackers))
-        .bind_text(10, json_text(t.file_priorities))
-        .bind_text(11, limits.dump())
-        .bind_text(12, flags.dump())
+        .bind_text(9, column(0))
+        .bind_text(10, column(1))
+        .bind_text(11, column(2))
+        .bind_text(12, column(3))
         .bind_int(13, t.added_at)
         .bind_int(14, t.completed_at)
         .bind_int(15, t.last_activity)
         .bind_blob(16, t.metainfo.data(), t.metainfo.size())
-        .bind_text(17, t.extra.dump())
+        .bind_text(17, column(4))
         .bind_int(18, t.created_at)
         .bind_int(19, t.updated_at)
         .bind_int(20, t.revision);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cairn/error.h"
+#include "json_text.h"
 
 namespace cairn::detail {
 namespace {
@@ -130,7 +131,9 @@ void check_json(const RecordName& rec, std::string_view field, const nlohmann::j
     rec.fail(field, fmt::format("nesting deeper than {} levels", options.max_json_depth));
   }
   if (!json_utf8(value)) rec.fail(field, "a string is not valid UTF-8");
-  const std::size_t bytes = value.dump().size();
+  std::string text;
+  append_json(text, value);
+  const std::size_t bytes = text.size();
   if (bytes > options.max_json_bytes) {
     rec.fail(field, fmt::format("{} bytes serialized, more than {}", bytes, options.max_json_bytes));
   }
