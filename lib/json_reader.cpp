@@ -1,5 +1,6 @@
 #include "json_reader.h"
 
+#include <cfenv>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -219,9 +220,13 @@ class CompactReader {
         }
       }
     }
+    // from_chars rounds to nearest whatever the thread's rounding mode (GCC PR
+    // 107468), strtod, which nlohmann uses, follows it: another mode takes the
+    // fallback, as does a value out of range.
+    if (std::fegetround() != FE_TONEAREST) return false;
     double d = 0;
     const auto [end, ec] = std::from_chars(start, q, d);
-    if (ec != std::errc{} || end != q) return false;  // out of range: the fallback decides
+    if (ec != std::errc{} || end != q) return false;
     out = d;
     p_ = q;
     return true;
@@ -233,9 +238,13 @@ class CompactReader {
 
 }  // namespace
 
+bool read_compact_json(std::string_view text, nlohmann::json& out) {
+  return CompactReader(text).read(out);
+}
+
 nlohmann::json parse_stored_json(std::string_view text) {
   json out;
-  if (CompactReader(text).read(out)) return out;
+  if (read_compact_json(text, out)) return out;
   return json::parse(text);
 }
 

@@ -18,4 +18,13 @@ namespace cairn::detail {
 
 nlohmann::json parse_stored_json(std::string_view text);
 
+// The fast path alone: true and `out` set when `text` is in the compact form
+// it reads; false otherwise (then parse_stored_json asks nlohmann). For tests
+// that must know the fast path ran.
+bool read_compact_json(std::string_view text, nlohmann::json& out);
+
+// Values are built without nlohmann's parent pointers: a build with
+// JSON_DIAGNOSTICS=1 (cairn sets none) would name no path in its messages
+// about values read here.
+
 }  // namespace cairn::detail

@@ -27,8 +27,8 @@
 //
 // Memory-mapped reads: while installed, the shim answers every xFetch with
 // "no mapping", so SQLite reads every page with xRead and read faults reach
-// the main database file too (the library asks for a 256 MiB mmap). Reads of
-// the -wal never use mmap anyway.
+// the main database file too (should a test ask for Options::mmap_size; the
+// default is no mmap). Reads of the -wal never use mmap anyway.
 //
 // The kinds of failure: eio returns SQLITE_IOERR_READ / _WRITE / _FSYNC /
 // _TRUNCATE (for the operation) without doing it; disk_full returns

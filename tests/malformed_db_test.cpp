@@ -10,7 +10,8 @@
 // classified by parsing the file (header, freelist trunk chain, b-tree page
 // type bytes). Each variant is a copy with 1-3 bytes flipped in one page of
 // one region. A forked child opens it with Registry::open, lists every kind,
-// reads the change log, gets some ids, runs integrity_check() and stats(),
+// reads the change log, gets some ids, runs integrity_check() and stats()
+// (every other variant through a memory map, Options::mmap_size),
 // and reports each step's outcome through a pipe: the same answer as the
 // original, another answer, or the cairn::Error's code. The parent kills a child that takes too long (a
 // hang) and counts one that dies (a crash), then runs `cairn check` on the
@@ -330,11 +331,14 @@ std::string outcome(Fn&& fn) {
 }
 
 // In the child: every step on the variant, one "step outcome" line each.
-std::string check_variant(const fs::path& path, const Expected& want) {
+// `mapped`: read through a 256 MiB memory map (Options::mmap_size) rather
+// than the default page reads, so that both read paths meet damaged pages.
+std::string check_variant(const fs::path& path, const Expected& want, bool mapped) {
   std::ostringstream out;
   std::optional<cairn::Registry> reg;
   cairn::Options options;
   options.synchronous = cairn::Synchronous::normal;
+  if (mapped) options.mmap_size = 256ll << 20;
   out << "open " << outcome([&] {
     reg.emplace(cairn::Registry::open(path, options));
     return true;
@@ -409,7 +413,7 @@ ChildResult collect(pid_t pid, int fd, int timeout_s) {
 
 // Forks a child that runs check_variant and writes its lines into a pipe.
 // This process has no database open and no other thread at this point.
-ChildResult run_child(const fs::path& path, const Expected& want, int timeout_s) {
+ChildResult run_child(const fs::path& path, const Expected& want, bool mapped, int timeout_s) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   std::fflush(stdout);
@@ -418,7 +422,7 @@ ChildResult run_child(const fs::path& path, const Expected& want, int timeout_s)
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::close(fds[0]);
-    const std::string lines = check_variant(path, want);
+    const std::string lines = check_variant(path, want, mapped);
     std::size_t done = 0;
     while (done < lines.size()) {
       const ssize_t n = ::write(fds[1], lines.data() + done, lines.size() - done);
@@ -551,7 +555,7 @@ Results run_variants() {
     Counts& c = counts[v.region];
 
     const auto child_started = std::chrono::steady_clock::now();
-    const ChildResult child = run_child(variant_path, want, timeout_s);
+    const ChildResult child = run_child(variant_path, want, /*mapped=*/i % 2 == 1, timeout_s);
     const auto cli_started = std::chrono::steady_clock::now();
     child_ms += std::chrono::duration_cast<std::chrono::milliseconds>(cli_started - child_started)
                     .count();

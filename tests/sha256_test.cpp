@@ -2,10 +2,12 @@
 // test vectors through both the portable code and the CPU's SHA extensions
 // (when this machine has them), and the two agreeing on random data fed in
 // random pieces (CAIRN_SEED=N replays a run; the seed is printed).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include <doctest/doctest.h>
 

@@ -32,8 +32,10 @@ struct Options {
   int busy_timeout_ms = 5000;
 
   // Page cache per connection, in KiB. Metadata is read at random by key; with
-  // SQLite's 2 MiB default, lookups in a large registry go to the disk.
-  // Default: 64 MiB.
+  // SQLite's 2 MiB default, lookups in a large registry go to the disk. Each
+  // connection (the writer and every reader) fills its own, up to this size,
+  // as it reads: with no mmap, a registry much larger than this can hold that
+  // much memory per connection. Default: 64 MiB.
   std::int64_t cache_size_kib = 64 * 1024;
 
   // Bytes of the file mapped into memory for reads. Default: 0 (reads go
@@ -43,7 +45,8 @@ struct Options {
   // TLB shootdowns: measured, readers with a writer fell to 0.35 of their
   // speed alone with 256 MiB mapped and kept 0.84 with none (bench
   // `concurrent`), while gets alone were no slower. Worth setting for a
-  // read-mostly registry larger than the page cache.
+  // read-mostly registry larger than the page cache: mapped pages are shared
+  // with the OS's file cache instead of copied into each connection's.
   std::int64_t mmap_size = 0;
 
   // The bound on the WAL file. Checkpoints keep it below this size; when a

@@ -58,7 +58,10 @@ void Database::configure() {
   // temp_store = MEMORY keeps the savepoint journal (each store call inside a
   // caller's transaction runs in a savepoint) off the disk: a put of 1,000
   // apps per transaction ran at 0.32 of raw sqlite3 with a temp file, 0.60
-  // without (bench put_batched).
+  // without (bench put_batched). The cost is memory: the journal holds the
+  // original of every page changed while a savepoint is open, so one call
+  // that changes many pages inside a transaction (put_many, save_all,
+  // erase_prefix, a nested transact) holds them in the heap until it ends.
   w.exec(fmt::format(
       "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{};"
       "PRAGMA mmap_size = {}; PRAGMA journal_size_limit = {}; PRAGMA trusted_schema = OFF;"

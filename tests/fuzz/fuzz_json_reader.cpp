@@ -1,7 +1,7 @@
 // Differential fuzzing of parse_stored_json (lib/json_reader.h) against
 // nlohmann::json::parse, which it must match exactly: for every input,
 // either both throw a json::exception with the same id, or both give a value
-// with the same dump. The input is read as it is (damaged stored text) and,
+// with the same dump and the same type at every level. The input is read as it is (damaged stored text) and,
 // when nlohmann accepts it, re-dumped compactly (the form cairn writes),
 // which is the fast path's own shape.
 #include <cstddef>
@@ -16,11 +16,23 @@ namespace {
 
 using nlohmann::json;
 
-// The dump, or "!<id>" for a json::exception.
+// The value's types, depth first: "o" object, "u" unsigned, "i" integer...
+// (5u and 5 dump alike; a subscriber may still ask is_number_unsigned()).
+void append_types(const json& j, std::string& out) {
+  out += static_cast<char>('a' + static_cast<int>(j.type()));
+  if (j.is_structured()) {
+    for (const auto& item : j) append_types(item, out);
+  }
+}
+
+// The dump and the types, or "!<id>" for a json::exception.
 std::string outcome(std::string_view text, bool stored) {
   try {
     const json j = stored ? cairn::detail::parse_stored_json(text) : json::parse(text);
-    return j.dump();
+    std::string out = j.dump();
+    out += " types ";
+    append_types(j, out);
+    return out;
   } catch (const json::exception& e) {
     return "!" + std::to_string(e.id);
   }
