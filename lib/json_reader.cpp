@@ -13,6 +13,37 @@ namespace {
 
 using json = nlohmann::json;
 
+// \uXXXX at p (past the "\u") outside the surrogate range, as UTF-8.
+bool unicode_escape(const char*& p, const char* end, std::string& out) {
+  if (end - p < 4) return false;
+  std::uint32_t cp = 0;
+  for (int i = 0; i < 4; ++i) {
+    const char h = *p++;
+    cp <<= 4;
+    if (h >= '0' && h <= '9') {
+      cp |= static_cast<std::uint32_t>(h - '0');
+    } else if (h >= 'a' && h <= 'f') {
+      cp |= static_cast<std::uint32_t>(h - 'a' + 10);
+    } else if (h >= 'A' && h <= 'F') {
+      cp |= static_cast<std::uint32_t>(h - 'A' + 10);
+    } else {
+      return false;
+    }
+  }
+  if (cp >= 0xd800 && cp <= 0xdfff) return false;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+  return true;
+}
+
 // Deeper text is rare and goes to nlohmann's parser, which keeps its own stack.
 constexpr int kMaxDepth = 128;
 
@@ -92,75 +123,7 @@ class CompactReader {
     }
   }
 
-  // A string at p_ (which is '"'), unescaped into `out`.
-  bool string(std::string& out) {
-    ++p_;
-    const char* run = p_;  // start of the bytes not yet copied
-    bool high = false;     // bytes >= 0x80 seen: UTF-8 to check
-    while (p_ != end_) {
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
-        out.append(run, p_);
-        ++p_;
-        return !high || valid_utf8(out);
-      }
-      if (c < 0x20) return false;  // a raw control character: not JSON
-      if (c >= 0x80) high = true;
-      if (c != '\\') {
-        ++p_;
-        continue;
-      }
-      out.append(run, p_);
-      if (++p_ == end_) return false;
-      switch (*p_++) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u':
-          if (!unicode_escape(out)) return false;
-          break;
-        default: return false;
-      }
-      run = p_;
-    }
-    return false;
-  }
-
-  // \uXXXX outside the surrogate range (pairs take the fallback), as UTF-8.
-  bool unicode_escape(std::string& out) {
-    if (end_ - p_ < 4) return false;
-    std::uint32_t cp = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char h = *p_++;
-      cp <<= 4;
-      if (h >= '0' && h <= '9') {
-        cp |= static_cast<std::uint32_t>(h - '0');
-      } else if (h >= 'a' && h <= 'f') {
-        cp |= static_cast<std::uint32_t>(h - 'a' + 10);
-      } else if (h >= 'A' && h <= 'F') {
-        cp |= static_cast<std::uint32_t>(h - 'A' + 10);
-      } else {
-        return false;
-      }
-    }
-    if (cp >= 0xd800 && cp <= 0xdfff) return false;
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-    return true;
-  }
+  bool string(std::string& out) { return read_json_string(p_, end_, out); }
 
   bool literal(std::string_view word, json& out, json value) {
     if (static_cast<std::size_t>(end_ - p_) < word.size() ||
@@ -237,6 +200,46 @@ class CompactReader {
 };
 
 }  // namespace
+
+bool read_json_string(const char*& p, const char* end, std::string& out) {
+  if (p == end || *p != '"') return false;
+  const std::size_t start = out.size();
+  ++p;
+  const char* run = p;  // start of the bytes not yet copied
+  bool high = false;    // bytes >= 0x80 seen: UTF-8 to check
+  while (p != end) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"') {
+      out.append(run, p);
+      ++p;
+      return !high || valid_utf8(std::string_view(out).substr(start));
+    }
+    if (c < 0x20) return false;  // a raw control character: not JSON
+    if (c >= 0x80) high = true;
+    if (c != '\\') {
+      ++p;
+      continue;
+    }
+    out.append(run, p);
+    if (++p == end) return false;
+    switch (*p++) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u':
+        if (!unicode_escape(p, end, out)) return false;
+        break;
+      default: return false;
+    }
+    run = p;
+  }
+  return false;
+}
 
 bool read_compact_json(std::string_view text, nlohmann::json& out) {
   return CompactReader(text).read(out);

@@ -10,6 +10,7 @@
 // gives for the same text, errors included.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,12 @@ nlohmann::json parse_stored_json(std::string_view text);
 // it reads; false otherwise (then parse_stored_json asks nlohmann). For tests
 // that must know the fast path ran.
 bool read_compact_json(std::string_view text, nlohmann::json& out);
+
+// One JSON string at `p` (its opening quote), unescaped into `out` (which it
+// appends to), leaving `p` past the closing quote. False, with `p` anywhere,
+// for text nlohmann would refuse or read otherwise, and for surrogate \u
+// escapes, which are left to nlohmann.
+bool read_json_string(const char*& p, const char* end, std::string& out);
 
 // Values are built without nlohmann's parent pointers: a build with
 // JSON_DIAGNOSTICS=1 (cairn sets none) would name no path in its messages

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "json_reader.h"
 #include "stores/validate.h"
 
 namespace cairn::detail {
@@ -235,37 +236,12 @@ bool JsonScanner::key(std::string_view name) {
 }
 
 bool JsonScanner::string(std::string& out) {
-  if (!consume('"')) return false;
+  skip_space();
   out.clear();
-  bool high = false;
-  std::size_t copied = pos_;
-  for (; pos_ < text_.size(); ++pos_) {
-    const auto c = static_cast<unsigned char>(text_[pos_]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      high = high || c >= 0x80;
-      continue;
-    }
-    if (c < 0x20) return false;
-    out.append(text_.data() + copied, pos_ - copied);
-    if (c == '"') {
-      ++pos_;
-      return !high || valid_utf8(out);
-    }
-    if (++pos_ >= text_.size()) return false;
-    switch (text_[pos_]) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      default: return false;  // \u: left to nlohmann
-    }
-    copied = pos_ + 1;
-  }
-  return false;
+  const char* p = text_.data() + pos_;
+  if (!read_json_string(p, text_.data() + text_.size(), out)) return false;
+  pos_ = static_cast<std::size_t>(p - text_.data());
+  return true;
 }
 
 bool JsonScanner::integer(std::int64_t& out) {

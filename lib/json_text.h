@@ -53,7 +53,8 @@ class JsonScanner {
   bool consume(char c);
   // "name": (the key, then the colon)
   bool key(std::string_view name);
-  // A string without \u escapes, of valid UTF-8 and no control characters.
+  // A string, as nlohmann reads it (read_json_string: surrogate escapes are
+  // left to nlohmann).
   bool string(std::string& out);
   // An integer of at most 18 digits (no fraction or exponent).
   bool integer(std::int64_t& out);

@@ -17,31 +17,13 @@
 #include <nlohmann/json.hpp>
 
 #include "json_reader.h"
+#include "test_util.h"
 
 namespace {
 
 using nlohmann::json;
 using cairn::detail::parse_stored_json;
-
-// Same value, same type at every level (nlohmann's == treats 1u and 1 as equal).
-bool same(const json& a, const json& b) {
-  if (a.type() != b.type()) return false;
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt) {
-      if (it.key() != jt.key() || !same(it.value(), jt.value())) return false;
-    }
-    return true;
-  }
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (!same(a[i], b[i])) return false;
-    }
-    return true;
-  }
-  return a == b || (a.is_number_float() && a.dump() == b.dump());  // NaN never is ==
-}
+using test::same;
 
 // Both parsers on `text`: both throw the same kind of json::exception (its
 // id: 101 a parse error, 406 a number out of range...), or both give the

@@ -14,32 +14,14 @@
 #include "base64.h"
 #include "json_reader.h"
 #include "json_text.h"
+#include "test_util.h"
 
 namespace {
 
 using nlohmann::json;
+using test::same;
 using namespace std::string_literals;
 
-// Equal values of equal types all the way down (json's == calls 1u and 1
-// equal; the stores' readers must give what nlohmann's parser gives).
-bool same(const json& a, const json& b) {
-  if (a.type() != b.type()) return false;
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt) {
-      if (it.key() != jt.key() || !same(*it, *jt)) return false;
-    }
-    return true;
-  }
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (!same(a[i], b[i])) return false;
-    }
-    return true;
-  }
-  return a == b;
-}
 
 std::string written(const json& v) {
   std::string out = "prefix:";
@@ -250,16 +232,19 @@ TEST_CASE("json_text: the column readers take their own form and leave the rest 
       CHECK(*got == ints);
     }
   }
-  SUBCASE("whitespace and short escapes read as nlohmann reads them") {
-    const std::string tiers = " [ [ \"a\\/b\" , \"\\\"\" ] , [ ] ] ";
-    CHECK(*read_json_string_arrays(tiers) ==
-          json::parse(tiers).get<std::vector<std::vector<std::string>>>());
+  SUBCASE("whitespace and escapes read as nlohmann reads them") {
+    for (const std::string tiers :
+         {" [ [ \"a\\/b\" , \"\\\"\" ] , [ ] ] ", "[[\"a\\u0041\\u00e9\\u20ac\\u0000\"]]"}) {
+      CAPTURE(tiers);
+      CHECK(*read_json_string_arrays(tiers) ==
+            json::parse(tiers).get<std::vector<std::vector<std::string>>>());
+    }
     const std::string ints = " [ 1 , -2 ]\n";
     CHECK(*read_json_ints(ints) == json::parse(ints).get<std::vector<std::int64_t>>());
   }
   SUBCASE("anything else is not theirs") {
     for (const std::string text :
-         {"", "[", "[[]", "[[\"a\\u0041\"]]", "[[1]]", "[\"a\"]", "[[\"a\"]] x", "[[\"\x01\"]]",
+         {"", "[", "[[]", "[[\"\\ud834\\udd1e\"]]", "[[1]]", "[\"a\"]", "[[\"a\"]] x", "[[\"\x01\"]]",
           "[[\"\xff\"]]", "{}", "[[\"a\",]]"}) {
       CAPTURE(text);
       CHECK_FALSE(read_json_string_arrays(text).has_value());

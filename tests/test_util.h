@@ -421,4 +421,25 @@ class RamTempDir {
   fs::path path_;
 };
 
+// Equal values of equal types at every level: nlohmann's == calls 1u and 1
+// equal, but a reader of stored JSON must give what nlohmann's parser gives.
+inline bool same(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type()) return false;
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt) {
+      if (it.key() != jt.key() || !same(*it, *jt)) return false;
+    }
+    return true;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (!same(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  return a == b || (a.is_number_float() && a.dump() == b.dump());  // NaN is never ==
+}
+
 }  // namespace test
