@@ -40,10 +40,22 @@ Statement& Statement::bind_text(int index, std::string_view value) {
   return *this;
 }
 
-Statement& Statement::bind_blob(int index, const void* data, std::size_t size) {
-  // A zero-length blob is still a blob, not NULL: SQLite needs a non-null pointer.
+namespace {
+// A zero-length blob is still a blob, not NULL: SQLite needs a non-null pointer.
+const void* blob_pointer(const void* data, std::size_t size) {
   static const char empty = 0;
-  check_bind(sqlite3_bind_blob64(stmt_, index, size == 0 ? &empty : data, size, SQLITE_TRANSIENT),
+  return size == 0 ? &empty : data;
+}
+}  // namespace
+
+Statement& Statement::bind_blob(int index, const void* data, std::size_t size) {
+  check_bind(
+      sqlite3_bind_blob64(stmt_, index, blob_pointer(data, size), size, SQLITE_TRANSIENT), index);
+  return *this;
+}
+
+Statement& Statement::bind_blob_borrowed(int index, const void* data, std::size_t size) {
+  check_bind(sqlite3_bind_blob64(stmt_, index, blob_pointer(data, size), size, SQLITE_STATIC),
              index);
   return *this;
 }

@@ -20,7 +20,7 @@ namespace cairn::db {
 // A prepared statement borrowed from a Connection's cache. Destroying it
 // resets the statement and clears its bindings, so the cache can hand it out
 // again. Bound text and blobs are copied (SQLITE_TRANSIENT): binding a
-// temporary is safe.
+// temporary is safe (bind_blob_borrowed is the one exception).
 class Statement {
  public:
   Statement(Statement&& other) noexcept;
@@ -30,6 +30,10 @@ class Statement {
   Statement& bind_int(int index, std::int64_t value);
   Statement& bind_text(int index, std::string_view value);
   Statement& bind_blob(int index, const void* data, std::size_t size);
+  // Binds a blob without copying it (SQLITE_STATIC), for the large values of
+  // a record (a torrent's metainfo, a KV value): the caller keeps the bytes
+  // alive and unchanged until this statement has run.
+  Statement& bind_blob_borrowed(int index, const void* data, std::size_t size);
   Statement& bind_null(int index);
 
   // Advances to the next row: true when there is one, false when done.

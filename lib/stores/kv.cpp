@@ -195,7 +195,7 @@ void write_entry(Writer& w, const KvEntry& e) {
   db::Statement s = w.db().prepare(kUpsert);
   s.bind_text(1, e.name_space)
       .bind_text(2, e.key)
-      .bind_blob(3, e.value.data(), e.value.size())
+      .bind_blob_borrowed(3, e.value.data(), e.value.size())
       .bind_int(4, e.version);
   if (e.expires_at) {
     s.bind_int(5, *e.expires_at);
