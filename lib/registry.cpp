@@ -67,16 +67,19 @@ class RegistryImpl {
                          "WHERE expires_at IS NOT NULL LIMIT 1)") > 0;
     });
     if (pending) start_maintenance();
-    check_wal_size();
+    const db::Database& database = ctx.open_database();
+    if (!database.in_memory()) {
+      note_wal_size(db::file_size_or_zero(database.path().string() + "-wal"));
+    }
   }
 
   // A WAL past its bound that this registry's own commits did not grow
   // (another process's, or one left by a registry closed while a reader held
-  // a snapshot) is truncated by the maintenance thread too.
-  void check_wal_size() {
+  // a snapshot) is truncated by the maintenance thread too. `bytes`: the
+  // -wal file's size, as the caller just read it.
+  void note_wal_size(std::int64_t bytes) {
     db::Database& db = ctx.open_database();
-    if (db.in_memory()) return;
-    db.note_wal_size(db::file_size_or_zero(db.path().string() + "-wal"));
+    db.note_wal_size(bytes);
     if (db.wal_over_bound()) start_maintenance();
   }
 
@@ -395,7 +398,7 @@ Stats Registry::stats() const {
     s.wal_bytes = db::file_size_or_zero(db.path().string() + "-wal");
     const std::int64_t bound = impl_->ctx.options().journal_size_limit;
     if (bound >= 0 && s.wal_bytes > bound) {
-      impl_->check_wal_size();
+      impl_->note_wal_size(s.wal_bytes);
       s.warnings.push_back(fmt::format(
           "the WAL is {} bytes, past its bound of {}: a reader holds an old snapshot, so "
           "checkpoints cannot finish until it lets go",
