@@ -1,5 +1,6 @@
 // TorrentStore: torrents by info hash, with go-i2p-bt's state hooks as topics.
 #include <algorithm>
+#include <type_traits>
 
 #include "cairn/stores.h"
 #include "json_text.h"
@@ -50,56 +51,53 @@ void append_trackers(std::string& out, const std::vector<std::vector<std::string
   out += ']';
 }
 
-// torrent_limits_json(limits).dump(), byte for byte.
+// {"name":value,...} over one of records_json.h's field tables (limits or
+// flags), byte for byte what nlohmann writes: `append` writes one value.
+template <class Fields, class Struct, class Append>
+void append_fields(std::string& out, const Fields& fields, const Struct& value, Append append) {
+  char separator = '{';
+  for (const auto& field : fields) {
+    out += separator;
+    separator = ',';
+    out += '"';
+    out += field.name;
+    out += "\":";
+    append(out, value.*field.member);
+  }
+  out += '}';
+}
+
 void append_limits(std::string& out, const TorrentLimits& limits) {
-  char separator = '{';
-  for (const auto& field : kTorrentLimitFields) {
-    out += separator;
-    separator = ',';
-    out += '"';
-    out += field.name;
-    out += "\":";
-    append_json_int(out, limits.*field.member);
-  }
-  out += '}';
+  append_fields(out, kTorrentLimitFields, limits, append_json_int);
 }
-
-// torrent_flags_json(flags).dump(), byte for byte.
 void append_flags(std::string& out, const TorrentFlags& flags) {
-  char separator = '{';
-  for (const auto& field : kTorrentFlagFields) {
-    out += separator;
-    separator = ',';
-    out += '"';
-    out += field.name;
-    out += "\":";
-    append_json_bool(out, flags.*field.member);
-  }
-  out += '}';
+  append_fields(out, kTorrentFlagFields, flags, append_json_bool);
 }
 
-std::optional<TorrentLimits> read_limits(std::string_view text) {
+// The same form read back, in the same order; nullopt for any other text.
+// `read` is the scanner's reader of one value.
+template <class Struct, class Fields, class Read>
+std::optional<Struct> read_fields(std::string_view text, const Fields& fields, Read read) {
   JsonScanner s(text);
-  TorrentLimits limits;
+  Struct value;
   if (!s.consume('{')) return std::nullopt;
-  for (const auto& field : kTorrentLimitFields) {
-    if (&field != &kTorrentLimitFields.front() && !s.consume(',')) return std::nullopt;
-    if (!s.key(field.name) || !s.integer(limits.*field.member)) return std::nullopt;
+  for (const auto& field : fields) {
+    if (&field != &fields.front() && !s.consume(',')) return std::nullopt;
+    if (!s.key(field.name) || !(s.*read)(value.*field.member)) return std::nullopt;
   }
   if (!s.consume('}') || !s.at_end()) return std::nullopt;
-  return limits;
+  return value;
 }
 
-std::optional<TorrentFlags> read_flags(std::string_view text) {
-  JsonScanner s(text);
-  TorrentFlags flags;
-  if (!s.consume('{')) return std::nullopt;
-  for (const auto& field : kTorrentFlagFields) {
-    if (&field != &kTorrentFlagFields.front() && !s.consume(',')) return std::nullopt;
-    if (!s.key(field.name) || !s.boolean(flags.*field.member)) return std::nullopt;
+// Any other text of the fields: through nlohmann, each by name.
+template <class Struct, class Fields>
+Struct fields_from_json(const nlohmann::json& j, const Fields& fields) {
+  Struct value;
+  for (const auto& field : fields) {
+    using Member = std::remove_reference_t<decltype(value.*field.member)>;
+    value.*field.member = j.at(field.name).template get<Member>();
   }
-  if (!s.consume('}') || !s.at_end()) return std::nullopt;
-  return flags;
+  return value;
 }
 
 // The columns, by the readers above or, for any other text, as before.
@@ -114,28 +112,19 @@ std::vector<std::int64_t> priorities_column(const db::Statement& s, int column) 
 }
 
 TorrentLimits limits_column(const db::Statement& s, int column) {
-  if (auto limits = read_limits(s.column_text(column))) return *limits;
-  const nlohmann::json j = json_column(s, column);
-  return TorrentLimits{
-      .download_rate = j.at("download_rate").get<std::int64_t>(),
-      .upload_rate = j.at("upload_rate").get<std::int64_t>(),
-      .max_connections = j.at("max_connections").get<std::int64_t>(),
-      .max_uploads = j.at("max_uploads").get<std::int64_t>(),
-  };
+  if (auto limits = read_fields<TorrentLimits>(s.column_text(column), kTorrentLimitFields,
+                                               &JsonScanner::integer)) {
+    return *limits;
+  }
+  return fields_from_json<TorrentLimits>(json_column(s, column), kTorrentLimitFields);
 }
 
 TorrentFlags flags_column(const db::Statement& s, int column) {
-  if (auto flags = read_flags(s.column_text(column))) return *flags;
-  const nlohmann::json j = json_column(s, column);
-  return TorrentFlags{
-      .paused = j.at("paused").get<bool>(),
-      .auto_managed = j.at("auto_managed").get<bool>(),
-      .sequential_download = j.at("sequential_download").get<bool>(),
-      .seed_mode = j.at("seed_mode").get<bool>(),
-      .super_seeding = j.at("super_seeding").get<bool>(),
-      .upload_mode = j.at("upload_mode").get<bool>(),
-      .share_mode = j.at("share_mode").get<bool>(),
-  };
+  if (auto flags = read_fields<TorrentFlags>(s.column_text(column), kTorrentFlagFields,
+                                             &JsonScanner::boolean)) {
+    return *flags;
+  }
+  return fields_from_json<TorrentFlags>(json_column(s, column), kTorrentFlagFields);
 }
 
 struct TorrentCodec {
