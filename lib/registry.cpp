@@ -15,6 +15,7 @@
 #include "backup/scheduler.h"
 #include "db/database.h"
 #include "db/files.h"
+#include "db/online_copy.h"
 #include "events/change_log.h"
 #include "events/event_bus.h"
 #include "migrate/migrator.h"
@@ -422,36 +423,35 @@ BackupInfo Registry::backup(const std::filesystem::path& dest, const BackupOptio
   return impl_->backup(dest, options);
 }
 
+// The restored file's change log is dropped, and one revision is skipped
+// before registry.restored: every subscriber, live here, in another process,
+// or named and resuming later, finds a gap before that event and gets
+// registry.resync_required, so none takes the backup's history for new writes
+// or receives a revision number it handled again with other content. Named
+// positions are this registry's, not the backup's: they are carried over.
 void Registry::restore_from(const std::filesystem::path& backup) {
   const BackupInfo info = verify_backup(backup);
   detail::StoreContext& ctx = impl_->ctx;
   Revision before = 0;
+  std::vector<std::pair<std::string, Revision>> positions;
   ctx.replace_then_write(
       [&](db::Connection& writer) {
         before = detail::current_revision(writer);
-        db::Connection source("file:" + backup.string() + "?mode=ro&immutable=1",
-                              db::Connection::Mode::read_only, 0);
-        sqlite3_backup* copy = sqlite3_backup_init(writer.handle(), "main", source.handle(), "main");
-        if (copy == nullptr) {
-          throw Error(errc::restore_refused,
-                      fmt::format("restore from {}: {}", backup.string(),
-                                  sqlite3_errmsg(writer.handle())));
-        }
-        const int rc = sqlite3_backup_step(copy, -1);
-        sqlite3_backup_finish(copy);
-        if (rc != SQLITE_DONE) {
-          throw Error(errc::io_error, fmt::format("restore from {}: {}", backup.string(),
-                                                  sqlite3_errstr(rc)), rc);
+        positions = detail::acked_revisions(writer);
+        db::Connection source(backup, db::Connection::Mode::read_only_immutable, 0);
+        try {
+          db::copy_database(source, writer);
+        } catch (const Error& e) {
+          throw Error(e.code_value(), fmt::format("restore from {}: {}", backup.string(), e.what()),
+                      e.sqlite_code());
         }
         detail::Migrator(writer, detail::embedded_migrations(), [&] { return ctx.now(); }).up();
       },
       [&](detail::Writer& w) {
-        // Revisions keep growing across the restore: subscribers never see a
-        // revision number twice.
         const Revision restored = detail::current_revision(w.db());
-        w.db().prepare("UPDATE registry_state SET revision = ? WHERE id = 1")
-            .bind_int(1, std::max(restored, before))
-            .run();
+        detail::clear_change_log(w.db());
+        detail::replace_acked_revisions(w.db(), positions, w.now());
+        detail::set_current_revision(w.db(), std::max(restored, before) + 1);
         w.record(Kind::registry, Op::restored, "registry.restored", backup.string(),
                  std::nullopt, nlohmann::json(info).dump());
       });

@@ -22,6 +22,7 @@
 #include "cairn/error.h"
 #include "cairn/registry.h"
 #include "db/files.h"
+#include "db/online_copy.h"
 #include "migrate/migrator.h"
 
 namespace cairn {
@@ -184,23 +185,11 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
       info.last_revision = source->query_int(kRevision);
       info.schema_version = static_cast<int>(source->query_int(kUserVersion));
       try {
-        db::Connection target(temp.path().string(), db::Connection::Mode::read_write, 5000);
-        sqlite3_backup* copy = sqlite3_backup_init(target.handle(), "main", source->handle(), "main");
-        if (copy == nullptr) fail(errc::backup_failed, dest, sqlite3_errmsg(target.handle()));
-        int rc = SQLITE_OK;
-        while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-          rc = sqlite3_backup_step(copy, std::max(1, options.pages_per_step));
-          const std::int64_t total = sqlite3_backup_pagecount(copy);
-          if (options.progress && !options.progress(total - sqlite3_backup_remaining(copy), total)) {
-            sqlite3_backup_finish(copy);
-            fail(errc::backup_failed, dest, "cancelled");
-          }
+        db::Connection target(temp.path(), db::Connection::Mode::read_write, 5000);
+        if (!db::copy_database(*source, target, std::max(1, options.pages_per_step),
+                               options.progress)) {
+          fail(errc::backup_failed, dest, "cancelled");
         }
-        if (rc != SQLITE_DONE) {
-          sqlite3_backup_finish(copy);
-          fail(errc::backup_failed, dest, fmt::format("copy failed: {}", sqlite3_errstr(rc)), rc);
-        }
-        sqlite3_backup_finish(copy);
         // A standalone file: no -wal beside it when it is opened later.
         target.exec("PRAGMA journal_mode = DELETE");
         db::Statement check = target.prepare("PRAGMA quick_check");
@@ -233,8 +222,9 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     return info;
   } catch (const Error& e) {
     if (e.code() == errc::backup_failed) throw;
-    throw Error(errc::backup_failed, fmt::format("backup to {}: {}", dest.string(), e.what()),
-                e.sqlite_code());
+    // A lock held past the busy timeout stays errc::busy: the caller may retry.
+    throw Error(e.code() == errc::busy ? errc::busy : errc::backup_failed,
+                fmt::format("backup to {}: {}", dest.string(), e.what()), e.sqlite_code());
   } catch (const std::filesystem::filesystem_error& e) {
     throw Error(errc::backup_failed, fmt::format("backup to {}: {}", dest.string(), e.what()));
   }
@@ -282,8 +272,7 @@ BackupInfo verify_backup(const std::filesystem::path& backup) {
   }
   try {
     // immutable: read the file as it is, create no -wal or -shm beside it.
-    db::Connection conn("file:" + backup.string() + "?mode=ro&immutable=1",
-                        db::Connection::Mode::read_only, 0);
+    db::Connection conn(backup, db::Connection::Mode::read_only_immutable, 0);
     if (conn.query_int(detail::kApplicationIdQuery) != detail::kApplicationId) {
       fail(errc::restore_refused, backup, "not a cairn registry (application_id)");
     }

@@ -1,10 +1,14 @@
 // Restore: verify everything first, then swap the file in with one rename.
 //
-// Order, so that a crash at any point leaves the target wholly old or wholly
-// new (and the old content kept aside):
-//   1. verify the backup; refuse a target in use or not a registry;
-//   2. copy the backup to a temp file in the target's directory, fsync, and
-//      check the copy's SHA-256 against the manifest;
+// Order, so that a refusal or a failure anywhere before step 4 leaves the
+// target's files exactly as they were, and a crash at any point leaves the
+// target wholly old or wholly new (and the old content kept aside):
+//   1. verify the backup (manifest, SHA-256, application_id, version, the
+//      exact schema, integrity); refuse a target in use, or one that is not a
+//      cairn registry (unless forced);
+//   2. copy the backup to a temp file in the target's directory, fsync, check
+//      the copy's SHA-256 against the manifest, and migrate the copy forward
+//      when its schema is older;
 //   3. hard-link the old database (and its -wal) to <db>.before-restore-<time>;
 //   4. remove the target's -wal and -shm: they belong to the old file (or to
 //      another database) and SQLite would replay them onto the new one;
@@ -22,8 +26,10 @@
 #include "backup/backup.h"
 #include "backup/sha256.h"
 #include "cairn/error.h"
-#include "cairn/registry.h"
+#include "db/connection.h"
 #include "db/files.h"
+#include "migrate/migration.h"
+#include "migrate/migrator.h"
 
 namespace cairn {
 namespace detail {
@@ -97,20 +103,35 @@ void link_aside(const std::filesystem::path& from, const std::filesystem::path& 
   }
 }
 
-}  // namespace
-}  // namespace detail
+// The application_id in a SQLite file's header (offset 68, big-endian), read
+// without SQLite: the target is only looked at, never opened, before the
+// swap. 0 when the header is short.
+std::uint32_t header_application_id(const std::filesystem::path& path) {
+  unsigned char header[72] = {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  const ssize_t n = ::pread(fd, header, sizeof header, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof header)) return 0;
+  return (std::uint32_t{header[68]} << 24) | (std::uint32_t{header[69]} << 16) |
+         (std::uint32_t{header[70]} << 8) | std::uint32_t{header[71]};
+}
 
-RestoreResult restore(const std::filesystem::path& backup, const std::filesystem::path& target,
-                      const RestoreOptions& options) {
-  using namespace detail;
-  const BackupInfo info = verify_backup(backup);
-
+// Refuses a target that is a file of another application, unless forced.
+void check_target(const std::filesystem::path& target, const RestoreOptions& options) {
   switch (db::inspect_file(target)) {
     case db::FileKind::not_regular: refuse(target, "the target is not a regular file");
     case db::FileKind::other:
-      if (!options.force) refuse(target, "the target is not a SQLite database (use force)");
+      if (!options.force) refuse(target, "the target is not a SQLite database (use --force)");
       break;
     case db::FileKind::sqlite:
+      if (!options.force &&
+          header_application_id(target) != static_cast<std::uint32_t>(kApplicationId)) {
+        refuse(target,
+               "the target is a SQLite database of another application, not a cairn registry "
+               "(use --force to replace it)");
+      }
+      break;
     case db::FileKind::empty:
     case db::FileKind::missing:
       break;
@@ -119,14 +140,43 @@ RestoreResult restore(const std::filesystem::path& backup, const std::filesystem
     refuse(target, "the target is open in a live process; close it first (a running Registry "
                    "can restore in place with Registry::restore_from)");
   }
+}
+
+struct Prepared {
+  int schema_version = 0;
+  Revision last_revision = 0;
+};
+
+// Brings the temp copy forward to this library's schema, before it replaces
+// anything: a migration that fails leaves the target as it was.
+Prepared migrate_copy(const std::filesystem::path& copy) {
+  db::Connection conn(copy, db::Connection::Mode::read_write, 5000);
+  Migrator migrator(conn, embedded_migrations(), now_ms);
+  Prepared out;
+  out.schema_version = migrator.up().version;
+  out.last_revision = conn.query_int("SELECT revision FROM registry_state WHERE id = 1");
+  return out;
+}
+
+}  // namespace
+}  // namespace detail
+
+RestoreResult restore(const std::filesystem::path& backup, const std::filesystem::path& target,
+                      const RestoreOptions& options) {
+  using namespace detail;
+  const BackupInfo info = verify_backup(backup);
+  check_target(target, options);
 
   const auto dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
   db::make_private_dirs(dir);
   remove_stale_temp_files(dir);
   const auto temp = temp_path_in(dir);
+  Prepared prepared;
   try {
     copy_file_synced(backup, temp);
     if (sha256_file(temp) != info.sha256) refuse(backup, "the copy does not match the manifest");
+    prepared = migrate_copy(temp);
+    sync_file(temp);
   } catch (...) {
     ::unlink(temp.c_str());
     throw;
@@ -156,10 +206,8 @@ RestoreResult restore(const std::filesystem::path& backup, const std::filesystem
     throw;
   }
 
-  // An older schema is brought forward by opening it.
-  Registry reg = Registry::open(target);
-  result.schema_version = reg.schema_version();
-  result.last_revision = reg.revision();
+  result.schema_version = prepared.schema_version;
+  result.last_revision = prepared.last_revision;
   return result;
 }
 

@@ -1,5 +1,7 @@
 #include "db/connection.h"
 
+#include <cctype>
+
 #include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
 
@@ -99,9 +101,12 @@ namespace {
 
 int open_flags(Connection::Mode mode) {
   // NOMUTEX: each connection is used by one thread at a time (see header).
-  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  // No SQLITE_OPEN_URI: a name is a name (only sqlite_uri() below builds one).
+  const int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case Connection::Mode::read_only: return flags | SQLITE_OPEN_READONLY;
+    case Connection::Mode::read_only_immutable:
+      return flags | SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
     case Connection::Mode::read_write: return flags | SQLITE_OPEN_READWRITE;
     case Connection::Mode::read_write_create:
       return flags | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -109,24 +114,77 @@ int open_flags(Connection::Mode mode) {
   return flags;
 }
 
-SQLite::Database open_database(const std::string& target, Connection::Mode mode, int busy_ms) {
+}  // namespace
+
+std::string sqlite_filename(const std::filesystem::path& path) {
+  // A relative name gets "./" in front, so that SQLite never takes it for a
+  // URI ("file:...") or for the in-memory database (":memory:"), even when
+  // URIs are enabled process-wide (SQLITE_USE_URI, sqlite3_config).
+  if (path.is_absolute()) return path.native();
+  return "./" + path.native();
+}
+
+std::string sqlite_uri(const std::filesystem::path& path, std::string_view query) {
+  // RFC 3986 with every byte outside the unreserved set and '/' escaped, so
+  // that '?', '#', '%' and '&' in the name stay part of the name. An absolute
+  // path behind "file://" (an empty authority) keeps a leading "//" a path.
+  const std::string absolute = std::filesystem::absolute(path).native();
+  std::string uri = "file://";
+  for (unsigned char c : absolute) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      uri += static_cast<char>(c);
+    } else {
+      uri += fmt::format("%{:02X}", c);
+    }
+  }
+  if (!query.empty()) uri += "?" + std::string(query);
+  return uri;
+}
+
+namespace {
+
+SQLite::Database open_database(const std::filesystem::path& path, Connection::Mode mode,
+                               int busy_ms) {
+  const std::string name = mode == Connection::Mode::read_only_immutable
+                               ? sqlite_uri(path, "mode=ro&immutable=1")
+                               : sqlite_filename(path);
   try {
-    return SQLite::Database(target, open_flags(mode), busy_ms);
+    return SQLite::Database(name, open_flags(mode), busy_ms);
   } catch (const SQLite::Exception& e) {
-    throw_sqlite(nullptr, e.getExtendedErrorCode(), "open " + target);
+    throw_sqlite(nullptr, e.getExtendedErrorCode(), "open " + path.string());
   }
 }
 
 }  // namespace
 
-Connection::Connection(const std::string& target, Mode mode, int busy_timeout_ms)
-    : db_(open_database(target, mode, busy_timeout_ms)) {
-  sqlite3_extended_result_codes(handle(), 1);
+Connection::Connection(const std::filesystem::path& path, Mode mode, int busy_timeout_ms)
+    : db_(open_database(path, mode, busy_timeout_ms)) {
+  harden();
   // Only the registry's writer checkpoints (Database::on_wal_commit), even
   // when a read-only connection is the last to close.
-  if (mode == Mode::read_only) {
+  if (mode == Mode::read_only || mode == Mode::read_only_immutable) {
     sqlite3_db_config(handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   }
+}
+
+Connection::Connection(InMemory, int busy_timeout_ms)
+    : db_(":memory:", SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+          busy_timeout_ms) {
+  harden();
+}
+
+std::unique_ptr<Connection> Connection::memory(int busy_timeout_ms) {
+  return std::unique_ptr<Connection>(new Connection(InMemory{}, busy_timeout_ms));
+}
+
+// Before the schema is first read: a file's schema is input, never code to
+// trust. DEFENSIVE refuses writable_schema and the other ways to corrupt a
+// file through SQL; trusted_schema off keeps the schema's views and triggers
+// from calling functions with side effects.
+void Connection::harden() {
+  sqlite3_extended_result_codes(handle(), 1);
+  sqlite3_db_config(handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
 }
 
 Connection::~Connection() {

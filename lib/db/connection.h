@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +18,12 @@
 #include <SQLiteCpp/Database.h>
 
 namespace cairn::db {
+
+// The name handed to sqlite3_open_v2 for `path`, read as a plain file name.
+std::string sqlite_filename(const std::filesystem::path& path);
+// A SQLite URI naming exactly `path` (every metacharacter percent-encoded),
+// with `query` ("mode=ro&immutable=1") after it.
+std::string sqlite_uri(const std::filesystem::path& path, std::string_view query);
 
 // A prepared statement borrowed from a Connection's cache. Destroying it
 // resets the statement and clears its bindings, so the cache can hand it out
@@ -61,14 +69,27 @@ class Statement {
 
 class Connection {
  public:
-  enum class Mode { read_write, read_write_create, read_only };
+  enum class Mode {
+    read_write,
+    read_write_create,
+    read_only,
+    // Read-only, and the file is taken to be one that nothing changes (a
+    // backup): no locks, and no -wal, -shm or -journal is read or created.
+    read_only_immutable,
+  };
 
-  // `target` is a file path or a SQLite URI. Throws Error on failure.
-  Connection(const std::string& target, Mode mode, int busy_timeout_ms);
+  // Opens the file at `path`, whatever bytes its name holds: the name is
+  // never read as a SQLite URI ("file:x?y" is the file of that name), and
+  // ":memory:" is a file in the working directory (memory() is the in-memory
+  // database). Every connection runs with SQLITE_DBCONFIG_DEFENSIVE and
+  // trusted_schema off. Throws Error on failure.
+  Connection(const std::filesystem::path& path, Mode mode, int busy_timeout_ms);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
+  // A private in-memory database.
+  static std::unique_ptr<Connection> memory(int busy_timeout_ms = 0);
   // Runs one or more statements without results (DDL, pragmas, BEGIN...).
   void exec(std::string_view sql);
 
@@ -91,6 +112,9 @@ class Connection {
     bool in_use = false;
   };
 
+  struct InMemory {};
+  Connection(InMemory, int busy_timeout_ms);
+  void harden();
   sqlite3_stmt* compile(const char* sql, bool persistent);
 
   SQLite::Database db_;

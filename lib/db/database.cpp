@@ -33,15 +33,14 @@ std::unique_ptr<Database> Database::open_file(const std::filesystem::path& path,
       break;
   }
   std::unique_ptr<Database> db(new Database(path, false, options));
-  db->writer_ = std::make_unique<Connection>(path.string(), Connection::Mode::read_write,
+  db->writer_ = std::make_unique<Connection>(path, Connection::Mode::read_write,
                                              options.busy_timeout_ms);
   return db;
 }
 
 std::unique_ptr<Database> Database::open_memory(const Options& options) {
   std::unique_ptr<Database> db(new Database(":memory:", true, options));
-  db->writer_ = std::make_unique<Connection>(":memory:", Connection::Mode::read_write_create,
-                                             options.busy_timeout_ms);
+  db->writer_ = Connection::memory(options.busy_timeout_ms);
   return db;
 }
 
@@ -106,7 +105,7 @@ bool Database::checkpoint_truncate() {
 
 void Database::reopen_writer() {
   if (in_memory_) return;  // the data lives in the connection: nothing to reopen
-  auto fresh = std::make_unique<Connection>(path_.string(), Connection::Mode::read_write,
+  auto fresh = std::make_unique<Connection>(path_, Connection::Mode::read_write,
                                             options_.busy_timeout_ms);
   writer_ = std::move(fresh);
   configure();
@@ -114,7 +113,7 @@ void Database::reopen_writer() {
 }
 
 std::unique_ptr<Connection> Database::open_reader() {
-  auto conn = std::make_unique<Connection>(path_.string(), Connection::Mode::read_only,
+  auto conn = std::make_unique<Connection>(path_, Connection::Mode::read_only,
                                            options_.busy_timeout_ms);
   conn->exec(fmt::format(
       "PRAGMA cache_size = -{}; PRAGMA mmap_size = {}; PRAGMA trusted_schema = OFF;"

@@ -27,6 +27,11 @@ constexpr const char* kReadRevisions = "SELECT " CAIRN_CHANGE_COLUMNS
 #undef CAIRN_CHANGE_COLUMNS
 constexpr const char* kAckedRevision =
     "SELECT acked_revision FROM subscriptions WHERE name = ?";
+constexpr const char* kAllAckedRevisions =
+    "SELECT name, acked_revision FROM subscriptions ORDER BY name";
+constexpr const char* kDeleteAckedRevisions = "DELETE FROM subscriptions";
+constexpr const char* kDeleteChangeLog = "DELETE FROM change_log";
+constexpr const char* kSetRevision = "UPDATE registry_state SET revision = ? WHERE id = 1";
 constexpr const char* kStoreAckedRevision =
     "INSERT INTO subscriptions (name, acked_revision, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET acked_revision = excluded.acked_revision, "
@@ -147,6 +152,26 @@ std::optional<Revision> acked_revision(db::Connection& conn, std::string_view na
 void store_acked_revision(db::Connection& conn, std::string_view name, Revision revision,
                           Timestamp now) {
   conn.prepare(kStoreAckedRevision).bind_text(1, name).bind_int(2, revision).bind_int(3, now).run();
+}
+
+std::vector<std::pair<std::string, Revision>> acked_revisions(db::Connection& conn) {
+  std::vector<std::pair<std::string, Revision>> out;
+  db::Statement stmt = conn.prepare(kAllAckedRevisions);
+  while (stmt.step()) out.emplace_back(std::string(stmt.column_text(0)), stmt.column_int(1));
+  return out;
+}
+
+void replace_acked_revisions(db::Connection& conn,
+                             const std::vector<std::pair<std::string, Revision>>& positions,
+                             Timestamp now) {
+  conn.prepare(kDeleteAckedRevisions).run();
+  for (const auto& [name, revision] : positions) store_acked_revision(conn, name, revision, now);
+}
+
+void clear_change_log(db::Connection& conn) { conn.prepare(kDeleteChangeLog).run(); }
+
+void set_current_revision(db::Connection& conn, Revision revision) {
+  conn.prepare(kSetRevision).bind_int(1, revision).run();
 }
 
 std::size_t compact_change_log(db::Connection& conn, const RetentionPolicy& policy,

@@ -53,6 +53,18 @@ std::optional<Revision> acked_revision(db::Connection& conn, std::string_view na
 void store_acked_revision(db::Connection& conn, std::string_view name, Revision revision,
                           Timestamp now);
 
+// Every named subscription's acknowledged revision, by name.
+std::vector<std::pair<std::string, Revision>> acked_revisions(db::Connection& conn);
+// Removes every named position, then stores `positions`.
+void replace_acked_revisions(db::Connection& conn,
+                             const std::vector<std::pair<std::string, Revision>>& positions,
+                             Timestamp now);
+// Removes the whole change log (Registry::restore_from: a restored file's
+// history is not this registry's).
+void clear_change_log(db::Connection& conn);
+// Sets the last assigned revision; the next write gets `revision + 1`.
+void set_current_revision(db::Connection& conn, Revision revision);
+
 struct RetentionPolicy {
   std::int64_t max_revisions;
   std::int64_t max_age_ms;

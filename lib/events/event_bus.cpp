@@ -157,7 +157,7 @@ void EventBus::dispatch_loop() {
   const db::Database& database = ctx_.open_database();
   try {
     if (!database.in_memory()) {
-      watch = std::make_unique<db::Connection>(database.path().string(),
+      watch = std::make_unique<db::Connection>(database.path(),
                                                db::Connection::Mode::read_only,
                                                ctx_.options().busy_timeout_ms);
       data_version = watch->query_int("PRAGMA data_version");

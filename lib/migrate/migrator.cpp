@@ -6,6 +6,7 @@
 
 #include "cairn/error.h"
 #include "cairn/registry.h"
+#include "migrate/schema.h"
 
 namespace cairn::detail {
 namespace {
@@ -63,13 +64,13 @@ Migrator::Migrator(db::Connection& conn, const std::vector<Migration>& chain,
   }
 }
 
-int Migrator::check() {
+int Migrator::check(SchemaRule rule) {
   // One read transaction: a concurrent migrator's commit cannot fall between
   // the reads below. (Inside the caller's transaction, it is already one.)
   const bool own_read = sqlite3_get_autocommit(conn_.handle()) != 0;
   if (own_read) conn_.exec("BEGIN");
   try {
-    const int version = check_in_transaction();
+    const int version = check_in_transaction(rule);
     if (own_read) conn_.exec("COMMIT");
     return version;
   } catch (...) {
@@ -78,7 +79,7 @@ int Migrator::check() {
   }
 }
 
-int Migrator::check_in_transaction() {
+int Migrator::check_in_transaction(SchemaRule rule) {
   const auto application_id = conn_.query_int(kApplicationIdQuery);
   if (application_id == 0) {
     if (conn_.query_int(kObjectCount) == 0) return 0;
@@ -122,6 +123,17 @@ int Migrator::check_in_transaction() {
                   fmt::format("migration {} was applied with checksum {} but this library's "
                               "differs ({}): an applied migration was edited",
                               step_name(ours), step.checksum, ours.checksum));
+    }
+  }
+  if (rule == SchemaRule::exact) {
+    const auto problems = schema_differences(conn_, chain_, user_version);
+    if (!problems.empty()) {
+      throw Error(errc::not_a_registry,
+                  fmt::format("the schema is not cairn's version {}: {}{}", user_version,
+                              problems.front(),
+                              problems.size() > 1
+                                  ? fmt::format(" (and {} more differences)", problems.size() - 1)
+                                  : std::string()));
     }
   }
   return user_version;

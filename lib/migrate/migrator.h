@@ -30,6 +30,12 @@ struct AppliedMigration {
   std::int64_t duration_ms = 0;
 };
 
+// How much of a database check() compares with the chain.
+enum class SchemaRule {
+  exact,         // the history, and sqlite_master object by object
+  history_only,  // the history only: for tools that report drift instead
+};
+
 class Migrator {
  public:
   // `chain` must be numbered 1..N without gaps (errc::invalid_argument).
@@ -41,8 +47,12 @@ class Migrator {
   // version (0 for a new, empty database). Throws not_a_registry (another
   // application's file), schema_too_new (a version beyond the chain),
   // migration_checksum (an applied step differs from the chain's), corrupt
-  // (history and user_version disagree).
-  int check();
+  // (history and user_version disagree), and, under SchemaRule::exact,
+  // not_a_registry when sqlite_master holds any table, index, trigger or view
+  // that the chain does not create for that version, lacks one, or holds one
+  // with other SQL (the message names it): a file's schema runs on every
+  // write, so only cairn's own is accepted.
+  int check(SchemaRule rule = SchemaRule::exact);
 
   // Applied steps, oldest first (empty for a new database).
   std::vector<AppliedMigration> history();
@@ -70,7 +80,7 @@ class Migrator {
   std::function<void(db::Connection&, int from, int to)> on_last_step;
 
  private:
-  int check_in_transaction();
+  int check_in_transaction(SchemaRule rule);
   // false: already applied by another. `from` is set for the last step.
   bool apply(const Migration& step, std::optional<int> from);
 

@@ -21,4 +21,10 @@ SchemaObjects schema_objects(db::Connection& conn);
 // The schema that `chain`'s first `version` steps produce on an empty database.
 SchemaObjects expected_schema(const std::vector<Migration>& chain, int version);
 
+// How the schema in `conn` differs from what `chain`'s first `version` steps
+// create: "trigger x is not expected", "index y is missing", "table z differs
+// from version 3's". Empty when it is exactly that.
+std::vector<std::string> schema_differences(db::Connection& conn,
+                                            const std::vector<Migration>& chain, int version);
+
 }  // namespace cairn::detail

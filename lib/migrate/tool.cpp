@@ -7,6 +7,7 @@
 #include "cairn/error.h"
 #include "cairn/migrate.h"
 #include "db/files.h"
+#include "db/online_copy.h"
 #include "migrate/migrator.h"
 #include "migrate/schema.h"
 
@@ -29,8 +30,7 @@ db::Connection open_existing(const std::filesystem::path& path) {
     case db::FileKind::sqlite:
       break;
   }
-  return db::Connection("file:" + path.string() + "?mode=ro", db::Connection::Mode::read_only,
-                        5000);
+  return db::Connection(path, db::Connection::Mode::read_only, 5000);
 }
 
 Timestamp no_clock() { return 0; }
@@ -66,39 +66,6 @@ std::map<std::string, std::int64_t> row_counts(db::Connection& conn, const Schem
 
 }  // namespace
 
-std::string normalize_sql(std::string_view sql) {
-  std::string out;
-  bool space = false;
-  for (char c : sql) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space && c != ')' && c != ',' && out.back() != '(') out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
-
-SchemaObjects schema_objects(db::Connection& conn) {
-  SchemaObjects out;
-  db::Statement stmt = conn.prepare(
-      "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-      "ORDER BY type, name");
-  while (stmt.step()) {
-    out[fmt::format("{} {}", stmt.column_text(0), stmt.column_text(1))] =
-        normalize_sql(stmt.column_text(2));
-  }
-  return out;
-}
-
-SchemaObjects expected_schema(const std::vector<Migration>& chain, int version) {
-  db::Connection mem(":memory:", db::Connection::Mode::read_write_create, 0);
-  Migrator(mem, chain, no_clock).up(version);
-  return schema_objects(mem);
-}
-
 }  // namespace detail
 
 MigrationStatus migration_status(const std::filesystem::path& path) {
@@ -110,7 +77,7 @@ MigrationStatus migration_status(const std::filesystem::path& path) {
   // check() identifies the file first; drift it refuses, status reports.
   bool drift = false;
   try {
-    status.current_version = migrator.check();
+    status.current_version = migrator.check(detail::SchemaRule::history_only);
   } catch (const Error& e) {
     if (e.code() != errc::migration_checksum) throw;
     drift = true;
@@ -154,25 +121,15 @@ SchemaCheck verify_schema(const std::filesystem::path& path) {
   SchemaCheck check;
   int version = 0;
   try {
-    version = migrator.check();
+    version = migrator.check(detail::SchemaRule::history_only);
   } catch (const Error& e) {
     if (e.code() != errc::migration_checksum) throw;
     check.problems.push_back(e.what());
     const auto applied = migrator.history();
     version = applied.empty() ? 0 : applied.back().version;
   }
-  const auto live = detail::schema_objects(conn);
-  const auto expected = detail::expected_schema(chain, version);
-  for (const auto& [key, sql] : expected) {
-    auto it = live.find(key);
-    if (it == live.end()) {
-      check.problems.push_back(fmt::format("{} is missing", key));
-    } else if (it->second != sql) {
-      check.problems.push_back(fmt::format("{} differs from version {}'s", key, version));
-    }
-  }
-  for (const auto& [key, sql] : live) {
-    if (!expected.contains(key)) check.problems.push_back(fmt::format("{} is not expected", key));
+  for (auto& problem : detail::schema_differences(conn, chain, version)) {
+    check.problems.push_back(std::move(problem));
   }
   check.ok = check.problems.empty();
   return check;
@@ -181,14 +138,9 @@ SchemaCheck verify_schema(const std::filesystem::path& path) {
 DryRun migrate_dry_run(const std::filesystem::path& path) {
   const auto started = std::chrono::steady_clock::now();
   db::Connection source = detail::open_existing(path);
-  db::Connection mem(":memory:", db::Connection::Mode::read_write_create, 0);
-  sqlite3_backup* copy = sqlite3_backup_init(mem.handle(), "main", source.handle(), "main");
-  const int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
-  sqlite3_backup_finish(copy);
-  if (rc != SQLITE_DONE) {
-    throw Error(errc::io_error, fmt::format("dry-run: copy {} into memory: {}", path.string(),
-                                            sqlite3_errstr(rc)), rc);
-  }
+  auto mem_owner = db::Connection::memory();
+  db::Connection& mem = *mem_owner;
+  db::copy_database(source, mem);
   detail::Migrator migrator(mem, detail::embedded_migrations(), detail::no_clock);
   DryRun run;
   run.from_version = migrator.check();
