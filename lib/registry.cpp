@@ -61,6 +61,7 @@ class RegistryImpl {
   // it has no thread.
 
   void enable_maintenance() {
+    if (ctx.options().read_only) return;  // purges and checkpoints write
     ctx.on_expiring_write = [this] { start_maintenance(); };
     ctx.open_database().on_wal_over_bound = [this] { start_maintenance(); };
     const bool pending = ctx.read([](db::Connection& c) {
@@ -85,6 +86,7 @@ class RegistryImpl {
   }
 
   void start_maintenance() {
+    if (ctx.options().read_only) return;
     std::lock_guard lock(maintenance_mu);
     if (maintenance.joinable() || maintenance_stopping) return;
     maintenance = std::thread([this] { maintenance_loop(); });
@@ -130,6 +132,18 @@ class RegistryImpl {
     const int version = check_and_configure(db, migrator);
     MigrateResult result{.from_version = version, .to_version = version};
     const int target = std::min(to.value_or(migrator.latest()), migrator.latest());
+    if (ctx.options().read_only) {
+      if (version == 0) {
+        throw Error(errc::not_found,
+                    fmt::format("{}: the file holds no registry", db.path().string()));
+      }
+      if (version < target) {
+        throw Error(errc::migration_failed,
+                    fmt::format("{}: registry schema version {} is behind this library's {}, "
+                                "and a read-only open does not migrate (cairn migrate up)",
+                                db.path().string(), version, target));
+      }
+    }
     if (version >= target) return result;
     if (!ctx.options().migrate_on_open && version > 0) {
       throw Error(errc::migration_failed,
@@ -210,7 +224,7 @@ class RegistryImpl {
 
   void start_scheduled_backups() {
     const Options& o = ctx.options();
-    if (o.backup_dir.empty() || o.backup_interval_ms <= 0) return;
+    if (o.read_only || o.backup_dir.empty() || o.backup_interval_ms <= 0) return;
     scheduler = std::make_unique<BackupScheduler>(
         o.backup_dir, o.backup_name, std::chrono::milliseconds(o.backup_interval_ms),
         o.max_backups, [this](const std::filesystem::path& dest) { backup(dest, {}); },
@@ -218,6 +232,7 @@ class RegistryImpl {
   }
 
   BackupInfo backup(const std::filesystem::path& dest, const BackupOptions& options) {
+    ctx.refuse_if_read_only();  // a backup is recorded in the change log
     BackupInfo info = write_backup(ctx.open_database(), dest, options, ctx.now());
     try {
       ctx.write([&](Writer& w) {

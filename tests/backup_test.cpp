@@ -97,42 +97,8 @@ std::string integrity_of(const fs::path& db) {
 
 // The SHA-256 of a file, by the system's sha256sum: there is no public helper,
 // and an independent implementation checks the library's manifest too.
-std::string sha256_of(const fs::path& file) {
-  auto result = test::run_command("sha256sum " + test::shell_quote(file.string()));
-  if (result.exit_code != 0 || result.output.size() < 64) {
-    throw std::runtime_error("sha256sum failed for " + file.string());
-  }
-  return result.output.substr(0, 64);
-}
-
-// Writes a manifest beside `file` that matches its bytes, as if cairn had
-// written it: for files the test built or changed by hand.
-void write_matching_manifest(const fs::path& file, int schema_version) {
-  json m = {
-      {"format", "cairn-backup"},
-      {"file", file.filename().string()},
-      {"size", static_cast<std::int64_t>(fs::file_size(file))},
-      {"sha256", sha256_of(file)},
-      {"schema_version", schema_version},
-      {"last_revision", 0},
-      {"created_at", 0},
-      {"cairn_version", cairn::version()},
-  };
-  test::write_bytes(cairn::manifest_path(file), m.dump(2) + "\n");
-}
-
 json read_json(const fs::path& file) { return json::parse(test::read_bytes(file)); }
 
-// Every entry of a directory, with the bytes of the regular files: two equal
-// snapshots mean nothing in it was created, removed or changed.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    out[name] = entry.is_regular_file() ? test::read_bytes(entry.path()) : std::string("<dir>");
-  }
-  return out;
-}
 
 std::vector<std::string> temp_files_in(const fs::path& dir) {
   std::vector<std::string> out;
@@ -368,7 +334,7 @@ TEST_CASE("backup: a backup is a standalone registry with the same content and a
 
   SUBCASE("the manifest states the file's hash, size, schema, revision, time and version") {
     const json m = read_json(info.manifest);
-    CHECK(m.at("sha256").get<std::string>() == sha256_of(dest));
+    CHECK(m.at("sha256").get<std::string>() == test::sha256_of(dest));
     CHECK(m.at("size").get<std::int64_t>() == static_cast<std::int64_t>(fs::file_size(dest)));
     CHECK(m.at("schema_version").get<int>() == cairn::latest_schema_version());
     CHECK(m.at("last_revision").get<cairn::Revision>() == revision);
@@ -575,7 +541,7 @@ TEST_CASE("restore: refuses untrusted input and leaves the target untouched byte
   // The target's last commit lives only in its -wal, as after a crash.
   commit_then_crash_in_child(target, "old-in-wal");
   target_ids.insert("old-in-wal");
-  const auto before = snapshot(target_dir);
+  const auto before = test::snapshot(target_dir);
   REQUIRE(before.count("t.db-wal") == 1);
 
   fs::path bad = dir / "backups" / "bad.db";
@@ -586,12 +552,12 @@ TEST_CASE("restore: refuses untrusted input and leaves the target untouched byte
   }
   SUBCASE("an empty file") {
     test::write_bytes(bad, "");
-    write_matching_manifest(bad, cairn::latest_schema_version());
+    test::write_matching_manifest(bad, cairn::latest_schema_version());
     problem = "empty";
   }
   SUBCASE("a text file") {
     test::write_bytes(bad, "name,size\nregistry,42\n");
-    write_matching_manifest(bad, cairn::latest_schema_version());
+    test::write_matching_manifest(bad, cairn::latest_schema_version());
     problem = "not a SQLite database";
   }
   SUBCASE("a good backup without its manifest") {
@@ -602,7 +568,7 @@ TEST_CASE("restore: refuses untrusted input and leaves the target untouched byte
     test::exec_sql(bad,
                    "CREATE TABLE apps (id TEXT PRIMARY KEY); INSERT INTO apps VALUES ('x');"
                    "PRAGMA application_id = 42;");
-    write_matching_manifest(bad, cairn::latest_schema_version());
+    test::write_matching_manifest(bad, cairn::latest_schema_version());
     REQUIRE(test::query_value(bad, "PRAGMA application_id") == "42");
     problem = "application_id";
   }
@@ -617,7 +583,7 @@ TEST_CASE("restore: refuses untrusted input and leaves the target untouched byte
     test::exec_sql(bad, "PRAGMA user_version = 999");
     REQUIRE(test::query_value(bad, "PRAGMA user_version") == "999");
     REQUIRE_FALSE(fs::exists(bad.string() + "-wal"));
-    write_matching_manifest(bad, 999);
+    test::write_matching_manifest(bad, 999);
     problem = "999";
   }
   CAPTURE(problem);
@@ -632,7 +598,7 @@ TEST_CASE("restore: refuses untrusted input and leaves the target untouched byte
   CHECK(test::code(*e) == errc::restore_refused);
   CHECK(test::contains(e->what(), bad.filename().string()));
   CHECK(test::contains(e->what(), problem));
-  CHECK(snapshot(target_dir) == before);
+  CHECK(test::snapshot(target_dir) == before);
 
   // The same target takes a good backup: the refusal was about the input.
   cairn::restore(good, target);
@@ -653,22 +619,22 @@ TEST_CASE("restore: refuses a target that a live process holds open") {
 
   SUBCASE("another process") {
     HeldOpenByChild child(target);
-    const auto before = snapshot(target_dir);
+    const auto before = test::snapshot(target_dir);
     const auto e = error_of([&] { cairn::restore(good, target); });
     REQUIRE(e.has_value());
     CHECK(test::code(*e) == errc::restore_refused);
     CHECK(test::contains(e->what(), target.string()));
-    CHECK(snapshot(target_dir) == before);
+    CHECK(test::snapshot(target_dir) == before);
     CHECK(child.release() == 0);
   }
   SUBCASE("this process") {
     Registry live = Registry::open(target, options());
-    const auto before = snapshot(target_dir);
+    const auto before = test::snapshot(target_dir);
     const auto e = error_of([&] { cairn::restore(good, target); });
     REQUIRE(e.has_value());
     CHECK(test::code(*e) == errc::restore_refused);
     CHECK(test::contains(e->what(), target.string()));
-    CHECK(snapshot(target_dir) == before);
+    CHECK(test::snapshot(target_dir) == before);
     CHECK(app_ids_of(live) == target_ids);
   }
 
@@ -768,7 +734,7 @@ TEST_CASE("restore: a backup of an older schema is migrated forward") {
                  "PRAGMA journal_mode = DELETE;");
   REQUIRE(test::query_value(v1, "PRAGMA user_version") == "1");
   REQUIRE_FALSE(fs::exists(v1.string() + "-wal"));
-  write_matching_manifest(v1, 1);
+  test::write_matching_manifest(v1, 1);
   CHECK(cairn::verify_backup(v1).schema_version == 1);
 
   SUBCASE("into a file") {
@@ -928,17 +894,18 @@ TEST_CASE("backup: list_backups is newest first; prune_backups keeps the newest 
 
   const auto removed = cairn::prune_backups(backups, 3);
 
-  CHECK(std::set<fs::path>(removed.begin(), removed.end()) ==
-        std::set<fs::path>{taken[4], taken[0]});
-  for (const auto& p : {taken[4], taken[0]}) {
-    CHECK_FALSE(fs::exists(p));
-    CHECK_FALSE(fs::exists(cairn::manifest_path(p)));
-  }
+  // The altered newest backup is not positively a backup any more: it is
+  // reported by list_backups, never removed.
+  CHECK(std::set<fs::path>(removed.begin(), removed.end()) == std::set<fs::path>{taken[0]});
+  CHECK_FALSE(fs::exists(taken[0]));
+  CHECK_FALSE(fs::exists(cairn::manifest_path(taken[0])));
   const auto after = cairn::list_backups(backups);
-  REQUIRE(after.size() == 3);
-  for (std::size_t i = 0; i < 3; ++i) {
+  REQUIRE(after.size() == 4);
+  CHECK(after[0].info.path == taken[4]);
+  CHECK_FALSE(after[0].verified);
+  for (std::size_t i = 1; i < 4; ++i) {
     CHECK(after[i].verified);
-    CHECK(after[i].info.path == taken[3 - i]);
+    CHECK(after[i].info.path == taken[4 - i]);
   }
   // Not backups: left alone.
   CHECK(fs::exists(backups / "notes.txt"));

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -394,6 +395,43 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
 #include <unistd.h>
 
 namespace test {
+
+// ---- Backups built or changed by hand ----
+
+inline std::string sha256_of(const fs::path& file) {
+  auto result = run_command("sha256sum " + shell_quote(file.string()));
+  if (result.exit_code != 0 || result.output.size() < 64) {
+    throw std::runtime_error("sha256sum failed for " + file.string());
+  }
+  return result.output.substr(0, 64);
+}
+
+// Writes a manifest beside `file` that matches its bytes, as if cairn had
+// written it: for files the test built or changed by hand.
+inline void write_matching_manifest(const fs::path& file, int schema_version) {
+  nlohmann::json m = {
+      {"format", "cairn-backup"},
+      {"file", file.filename().string()},
+      {"size", static_cast<std::int64_t>(fs::file_size(file))},
+      {"sha256", sha256_of(file)},
+      {"schema_version", schema_version},
+      {"last_revision", 0},
+      {"created_at", 0},
+      {"cairn_version", cairn::version()},
+  };
+  write_bytes(cairn::manifest_path(file), m.dump(2) + "\n");
+}
+
+// Every entry of a directory, with the bytes of the regular files: two equal
+// snapshots mean nothing in it was created, removed or changed.
+inline std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    out[name] = entry.is_regular_file() ? read_bytes(entry.path()) : std::string("<dir>");
+  }
+  return out;
+}
 
 // Like TempDir, but on a RAM file system (/dev/shm) when there is one, else
 // under /tmp: for loops that fsync on every commit and check semantics, not

@@ -34,6 +34,12 @@ struct BackupOptions {
   // consistent snapshot and never restarts under concurrent writers).
   // Default: 4096 (16 MiB of 4 KiB pages).
   int pages_per_step = 4096;
+  // Replace a backup (and its manifest) already at the destination. The
+  // replaced pair stays verifiable throughout: it is linked aside as
+  // <file>.previous (with <file>.previous.manifest.json) until the new pair
+  // is complete, so a crash between the two renames leaves it there.
+  // Default: false (a destination that exists is refused).
+  bool overwrite = false;
 };
 
 struct BackupInfo {
@@ -55,7 +61,10 @@ std::filesystem::path manifest_path(const std::filesystem::path& backup);
 
 // Checks a backup without trusting it: a regular, non-empty SQLite file; a
 // manifest whose size and SHA-256 match; a cairn registry (application_id);
-// a schema no newer than this library's; PRAGMA integrity_check ok.
+// a schema no newer than this library's whose sqlite_master holds exactly
+// the tables, indexes, triggers and views that cairn's migrations create for
+// its version; PRAGMA integrity_check ok. Reads only: the file's bytes are
+// never changed and nothing is created beside it.
 // Throws Error(restore_refused) naming the problem.
 BackupInfo verify_backup(const std::filesystem::path& backup);
 
@@ -68,10 +77,15 @@ struct BackupListing {
 // The backups (*.db with a manifest) in `dir`, newest first.
 std::vector<BackupListing> list_backups(const std::filesystem::path& dir);
 
-// Keeps the newest `keep` backups of `dir` that verify; removes the others
-// (with their manifests). Returns the removed files.
+// Keeps the newest `keep` backups of `dir` that verify and removes the
+// older ones that verify (with their manifests), and manifests whose backup
+// is gone. A backup that does not verify (unreadable, altered, not cairn's)
+// is never removed: list_backups reports it. Removes nothing when fewer
+// than `keep` verify. `keep` 0 is refused (errc::invalid_argument). With
+// `dry_run`, removes nothing and returns what it would remove. Returns the
+// removed backup files (their manifests go with them) and orphan manifests.
 std::vector<std::filesystem::path> prune_backups(const std::filesystem::path& dir,
-                                                 std::size_t keep);
+                                                 std::size_t keep, bool dry_run = false);
 
 // "<name>-<UTC time>.db", e.g. "registry-20261122T230501.123Z.db".
 std::string backup_file_name(std::string_view name, Timestamp at);

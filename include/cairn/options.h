@@ -83,6 +83,20 @@ struct Options {
   // errc::constraint. Default: 100,000.
   std::size_t max_triggers = 100'000;
 
+  // Open for reading only: nothing is ever written to the file or beside it
+  // by this registry (no migration, no journal mode change, no checkpoint,
+  // no purge, no retention, no stored subscription position). Refuses a
+  // missing or empty file (errc::not_found) and a registry whose schema is
+  // behind this library's (errc::migration_failed, naming both versions).
+  // Every write fails with errc::read_only. For inspection: the CLI opens
+  // this way for get, ls, stats, check, export and watch, so that looking at
+  // a backup leaves its SHA-256 as it was. Default: false.
+  bool read_only = false;
+
+  // Create the registry when the file is missing (or empty). When false,
+  // opening a missing or empty file fails with errc::not_found. Default: true.
+  bool create_if_missing = true;
+
   // Apply pending migrations when the registry is opened. When false, opening
   // a registry whose schema is behind fails with errc::migration_failed.
   // Default: true.

@@ -81,6 +81,22 @@ class TempFile {
   std::filesystem::path path_;
 };
 
+// Hard-links a backup and its manifest to `aside` (replacing an older aside
+// pair), and syncs the directory.
+void keep_aside(const std::filesystem::path& backup, const std::filesystem::path& aside) {
+  for (const auto& [from, to] : {std::pair{backup, aside},
+                                 std::pair{manifest_path(backup), manifest_path(aside)}}) {
+    ::unlink(to.c_str());
+    if (db::inspect_file(from) == db::FileKind::missing) continue;
+    if (::link(from.c_str(), to.c_str()) != 0) {
+      throw Error(errc::io_error, fmt::format("keep {} as {}: {}", from.string(), to.string(),
+                                              std::strerror(errno)));
+    }
+  }
+  db::sync_directory(backup.has_parent_path() ? backup.parent_path()
+                                              : std::filesystem::path("."));
+}
+
 BackupInfo read_manifest(const std::filesystem::path& backup) {
   const auto manifest = manifest_path(backup);
   const auto kind = db::inspect_file(manifest);
@@ -110,6 +126,27 @@ BackupInfo read_manifest(const std::filesystem::path& backup) {
   info.created_at = j.value("created_at", Timestamp{0});
   info.cairn_version = j.value("cairn_version", "");
   return info;
+}
+
+// Manifests in `dir` whose backup file is gone, read as cairn manifests.
+std::vector<std::filesystem::path> orphan_manifests(const std::filesystem::path& dir) {
+  constexpr std::string_view kSuffix = ".manifest.json";
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(kSuffix) || !name.ends_with(".db" + std::string(kSuffix))) continue;
+    const std::filesystem::path backup =
+        entry.path().string().substr(0, entry.path().string().size() - kSuffix.size());
+    if (db::inspect_file(backup) != db::FileKind::missing) continue;
+    try {
+      read_manifest(backup);
+    } catch (const Error&) {
+      continue;  // not one of ours, or unreadable: left alone
+    }
+    out.push_back(entry.path());
+  }
+  return out;
 }
 
 }  // namespace
@@ -173,6 +210,11 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     if (db::inspect_file(dest) == db::FileKind::not_regular) {
       fail(errc::backup_failed, dest, "exists and is not a regular file");
     }
+    const bool replacing = db::inspect_file(dest) != db::FileKind::missing ||
+                           db::inspect_file(manifest_path(dest)) != db::FileKind::missing;
+    if (replacing && !options.overwrite) {
+      fail(errc::backup_failed, dest, "a backup of that name exists (overwrite to replace it)");
+    }
     remove_stale_temp_files(dir);
     TempFile temp(temp_path_in(dir));
     create_new_file(temp.path());
@@ -213,11 +255,19 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
 
     TempFile manifest_temp(temp_path_in(dir));
     write_file_synced(manifest_temp.path(), nlohmann::json(info).dump(2) + "\n");
+    // Two renames cannot be one: the pair being replaced is kept, whole, as
+    // <dest>.previous until the new pair is in place.
+    const std::filesystem::path previous = dest.string() + ".previous";
+    if (replacing) keep_aside(dest, previous);
     std::filesystem::rename(manifest_temp.path(), info.manifest);
     manifest_temp.release();
     std::filesystem::rename(temp.path(), dest);
     temp.release();
     db::sync_directory(dir);
+    if (replacing) {
+      ::unlink(previous.c_str());
+      ::unlink(manifest_path(previous).c_str());
+    }
     info.duration_ms = elapsed_ms(started);
     return info;
   } catch (const Error& e) {
@@ -276,12 +326,9 @@ BackupInfo verify_backup(const std::filesystem::path& backup) {
     if (conn.query_int(detail::kApplicationIdQuery) != detail::kApplicationId) {
       fail(errc::restore_refused, backup, "not a cairn registry (application_id)");
     }
-    const auto version = static_cast<int>(conn.query_int(detail::kUserVersion));
-    if (version > latest_schema_version()) {
-      fail(errc::restore_refused, backup,
-           fmt::format("schema version {} is newer than this library's {}", version,
-                       latest_schema_version()));
-    }
+    // The history, the version, and sqlite_master object by object.
+    const int version =
+        detail::Migrator(conn, detail::embedded_migrations(), [] { return Timestamp{0}; }).check();
     info.schema_version = version;
     db::Statement check = conn.prepare("PRAGMA integrity_check");
     std::string problems;
@@ -323,19 +370,32 @@ std::vector<BackupListing> list_backups(const std::filesystem::path& dir) {
 }
 
 std::vector<std::filesystem::path> prune_backups(const std::filesystem::path& dir,
-                                                 std::size_t keep) {
+                                                 std::size_t keep, bool dry_run) {
+  if (keep == 0) {
+    throw Error(errc::invalid_argument,
+                fmt::format("prune {}: keep must be at least 1 (it would remove every backup)",
+                            dir.string()));
+  }
   std::vector<std::filesystem::path> removed;
+  auto remove = [&](const std::filesystem::path& path) {
+    if (!dry_run) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+      if (ec) return;
+    }
+    removed.push_back(path);
+  };
   std::size_t kept = 0;
   for (const auto& listing : list_backups(dir)) {
-    if (listing.verified && kept < keep) {
+    if (!listing.verified) continue;  // not positively a backup: never ours to remove
+    if (kept < keep) {
       ++kept;
       continue;
     }
-    std::error_code ec;
-    std::filesystem::remove(listing.info.path, ec);
-    std::filesystem::remove(manifest_path(listing.info.path), ec);
-    removed.push_back(listing.info.path);
+    remove(listing.info.path);
+    if (!dry_run) ::unlink(listing.info.manifest.c_str());
   }
+  for (const auto& manifest : detail::orphan_manifests(dir)) remove(manifest);
   return removed;
 }
 

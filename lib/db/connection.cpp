@@ -1,9 +1,9 @@
 #include "db/connection.h"
 
-#include <cctype>
-
 #include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
+
+#include <cctype>
 
 #include "db/error_map.h"
 
@@ -36,9 +36,9 @@ Statement& Statement::bind_int(int index, std::int64_t value) {
 }
 
 Statement& Statement::bind_text(int index, std::string_view value) {
-  check_bind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                 SQLITE_UTF8),
-             index);
+  check_bind(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      index);
   return *this;
 }
 
@@ -51,8 +51,8 @@ const void* blob_pointer(const void* data, std::size_t size) {
 }  // namespace
 
 Statement& Statement::bind_blob(int index, const void* data, std::size_t size) {
-  check_bind(
-      sqlite3_bind_blob64(stmt_, index, blob_pointer(data, size), size, SQLITE_TRANSIENT), index);
+  check_bind(sqlite3_bind_blob64(stmt_, index, blob_pointer(data, size), size, SQLITE_TRANSIENT),
+             index);
   return *this;
 }
 
@@ -104,10 +104,12 @@ int open_flags(Connection::Mode mode) {
   // No SQLITE_OPEN_URI: a name is a name (only sqlite_uri() below builds one).
   const int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
-    case Connection::Mode::read_only: return flags | SQLITE_OPEN_READONLY;
+    case Connection::Mode::read_only:
+      return flags | SQLITE_OPEN_READONLY;
     case Connection::Mode::read_only_immutable:
       return flags | SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
-    case Connection::Mode::read_write: return flags | SQLITE_OPEN_READWRITE;
+    case Connection::Mode::read_write:
+      return flags | SQLITE_OPEN_READWRITE;
     case Connection::Mode::read_write_create:
       return flags | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   }
@@ -199,14 +201,15 @@ void Connection::exec(std::string_view sql) {
 
 sqlite3_stmt* Connection::compile(const char* sql, bool persistent) {
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(handle(), sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
-                              &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(handle(), sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
+                              nullptr);
   if (rc == SQLITE_ERROR) {
     // Our SQL is constant and tested against the schema: when it does not
     // compile, the schema in the file is damaged (or was edited by hand).
-    throw Error(errc::corrupt,
-                fmt::format("prepare: {}: the database schema is damaged", sqlite3_errmsg(handle())),
-                sqlite3_extended_errcode(handle()));
+    throw Error(
+        errc::corrupt,
+        fmt::format("prepare: {}: the database schema is damaged", sqlite3_errmsg(handle())),
+        sqlite3_extended_errcode(handle()));
   }
   if (rc != SQLITE_OK) throw_sqlite(handle(), rc, "prepare");
   return stmt;

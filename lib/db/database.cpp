@@ -22,6 +22,9 @@ std::unique_ptr<Database> Database::open_file(const std::filesystem::path& path,
       throw Error(errc::not_a_registry,
                   fmt::format("{}: not a SQLite database (bad header)", path.string()));
     case FileKind::missing:
+      if (options.read_only || !options.create_if_missing) {
+        throw Error(errc::not_found, fmt::format("{}: no such registry", path.string()));
+      }
       make_private_dirs(path.parent_path());
       // Another opener may create it between our look and ours: that is fine.
       if (!create_private_file(path) && inspect_file(path) == FileKind::not_regular) {
@@ -29,12 +32,18 @@ std::unique_ptr<Database> Database::open_file(const std::filesystem::path& path,
       }
       break;
     case FileKind::empty:
+      if (options.read_only || !options.create_if_missing) {
+        throw Error(errc::not_found,
+                    fmt::format("{}: the file is empty, not a registry", path.string()));
+      }
+      break;
     case FileKind::sqlite:
       break;
   }
   std::unique_ptr<Database> db(new Database(path, false, options));
-  db->writer_ = std::make_unique<Connection>(path, Connection::Mode::read_write,
-                                             options.busy_timeout_ms);
+  db->writer_ = std::make_unique<Connection>(
+      path, options.read_only ? Connection::Mode::read_only : Connection::Mode::read_write,
+      options.busy_timeout_ms);
   return db;
 }
 
@@ -46,11 +55,18 @@ std::unique_ptr<Database> Database::open_memory(const Options& options) {
 
 void Database::configure() {
   Connection& w = *writer_;
+  if (options_.read_only) {
+    // Connection settings only: nothing here writes to the file.
+    w.exec(
+        fmt::format("PRAGMA query_only = ON; PRAGMA cache_size = -{}; PRAGMA mmap_size = {};"
+                    "PRAGMA temp_store = MEMORY;",
+                    options_.cache_size_kib, options_.mmap_size));
+    return;
+  }
   if (!in_memory_) {
     Statement mode = w.prepare("PRAGMA journal_mode = WAL");
     if (!mode.step() || mode.column_text(0) != "wal") {
-      throw Error(errc::io_error,
-                  fmt::format("{}: cannot switch to WAL mode", path_.string()));
+      throw Error(errc::io_error, fmt::format("{}: cannot switch to WAL mode", path_.string()));
     }
   }
   // Numbers come from Options (integers), never from text input.
@@ -93,7 +109,7 @@ void Database::note_wal_size(std::int64_t bytes) {
 }
 
 bool Database::checkpoint_truncate() {
-  if (in_memory_) return true;
+  if (in_memory_ || options_.read_only) return true;
   sqlite3* w = writer_->handle();
   sqlite3_busy_timeout(w, 0);  // readers on an old snapshot: try again later
   const int rc = sqlite3_wal_checkpoint_v2(w, "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
@@ -105,20 +121,21 @@ bool Database::checkpoint_truncate() {
 
 void Database::reopen_writer() {
   if (in_memory_) return;  // the data lives in the connection: nothing to reopen
-  auto fresh = std::make_unique<Connection>(path_, Connection::Mode::read_write,
-                                            options_.busy_timeout_ms);
+  auto fresh = std::make_unique<Connection>(
+      path_, options_.read_only ? Connection::Mode::read_only : Connection::Mode::read_write,
+      options_.busy_timeout_ms);
   writer_ = std::move(fresh);
   configure();
   ++writer_reopens_;
 }
 
 std::unique_ptr<Connection> Database::open_reader() {
-  auto conn = std::make_unique<Connection>(path_, Connection::Mode::read_only,
-                                           options_.busy_timeout_ms);
-  conn->exec(fmt::format(
-      "PRAGMA cache_size = -{}; PRAGMA mmap_size = {}; PRAGMA trusted_schema = OFF;"
-      "PRAGMA query_only = ON;",
-      options_.cache_size_kib, options_.mmap_size));
+  auto conn =
+      std::make_unique<Connection>(path_, Connection::Mode::read_only, options_.busy_timeout_ms);
+  conn->exec(
+      fmt::format("PRAGMA cache_size = -{}; PRAGMA mmap_size = {}; PRAGMA trusted_schema = OFF;"
+                  "PRAGMA query_only = ON;",
+                  options_.cache_size_kib, options_.mmap_size));
   return conn;
 }
 
@@ -167,4 +184,3 @@ std::size_t Database::statements_cached() {
 }
 
 }  // namespace cairn::db
-

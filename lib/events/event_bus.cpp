@@ -197,7 +197,7 @@ void EventBus::dispatch_loop() {
           target = std::max(target, current_revision(*watch));
         }
       }
-      if (std::chrono::steady_clock::now() >= next_retention) {
+      if (!ctx_.options().read_only && std::chrono::steady_clock::now() >= next_retention) {
         next_retention = std::chrono::steady_clock::now() + retention_interval;
         ctx_.try_write([&](Writer& w) { compact_change_log(w.db(), retention(), w.now()); });
       }
@@ -472,7 +472,7 @@ void EventBus::handle(Subscriber& sub, Revision revision, std::span<const Event>
 void EventBus::store_position(Subscriber& sub, Position mode) {
   if (sub.name.empty()) return;
   const Revision position = sub.delivered.load();
-  if (position <= sub.acked_stored) return;
+  if (position <= sub.acked_stored || ctx_.options().read_only) return;
   const auto now = std::chrono::steady_clock::now();
   if (mode == Position::periodic && now - sub.acked_at < kPositionInterval) return;
   auto store = [&](Writer& w) { store_acked_revision(w.db(), sub.name, position, w.now()); };

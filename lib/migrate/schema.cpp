@@ -1,9 +1,9 @@
 // Schemas as comparable values (schema.h).
 #include "migrate/schema.h"
 
-#include <mutex>
-
 #include <fmt/format.h>
+
+#include <mutex>
 
 #include "migrate/migrator.h"
 

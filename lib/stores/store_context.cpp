@@ -65,6 +65,7 @@ db::Database& StoreContext::open_database() const {
 
 int StoreContext::begin() {
   db::Database& db = open_database();
+  refuse_if_read_only();
   if (owns_transaction()) {
     db.writer().prepare(kSavepoint).run();
     savepoints_.push_back(Savepoint{pending_.size(), revision_});
@@ -76,9 +77,17 @@ int StoreContext::begin() {
 
 std::optional<int> StoreContext::try_begin() {
   db::Database& db = open_database();
+  if (options().read_only) return std::nullopt;
   if (owns_transaction()) return begin();
   if (!db.writer_mutex().try_lock()) return std::nullopt;
   return begin_locked(db);
+}
+
+void StoreContext::refuse_if_read_only() const {
+  if (options().read_only) {
+    throw Error(errc::read_only,
+                fmt::format("{}: the registry is open read-only", db_->path().string()));
+  }
 }
 
 bool StoreContext::try_checkpoint() {
@@ -107,6 +116,7 @@ int StoreContext::begin_locked(db::Database& db) {
 void StoreContext::replace_then_write(const std::function<void(db::Connection&)>& replace,
                                       const std::function<void(Writer&)>& after) {
   db::Database& db = open_database();
+  refuse_if_read_only();
   if (owns_transaction()) {
     throw Error(errc::invalid_argument, "restore: not allowed inside a transaction");
   }

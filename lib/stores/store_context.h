@@ -127,6 +127,8 @@ class StoreContext {
   // take the depth begin() returned, innermost first.
   int begin();
   std::optional<int> try_begin();
+  // Throws errc::read_only, naming the file, when opened with read_only.
+  void refuse_if_read_only() const;
   void commit(int depth);
   void rollback(int depth) noexcept;
   bool owns_transaction() const noexcept { return owner_.load() == std::this_thread::get_id(); }
