@@ -55,22 +55,20 @@ class RegistryImpl {
 
   // ---- Background maintenance ----
   // One thread purges expired KV entries and triggers, and truncates a WAL
-  // that grew past its bound. It starts on the first write with a TTL, the
-  // first use of triggers, or the WAL passing its bound (or at open, when
-  // the file holds entries that expire), so a registry that needs none of
-  // it has no thread.
+  // that grew past its bound. A file registry starts it at open: another
+  // process may write entries with a TTL at any time, and only a registry
+  // that looks will purge them (one indexed seek per tick when nothing
+  // expired). An in-memory registry starts it on its first write with a TTL,
+  // the first use of triggers, or the WAL passing its bound, so one that
+  // needs none of it has no thread.
 
   void enable_maintenance() {
     if (ctx.options().read_only) return;  // purges and checkpoints write
     ctx.on_expiring_write = [this] { start_maintenance(); };
     ctx.open_database().on_wal_over_bound = [this] { start_maintenance(); };
-    const bool pending = ctx.read([](db::Connection& c) {
-      return c.query_int("SELECT count(*) FROM (SELECT 1 FROM kv_entries "
-                         "WHERE expires_at IS NOT NULL LIMIT 1)") > 0;
-    });
-    if (pending) start_maintenance();
     const db::Database& database = ctx.open_database();
     if (!database.in_memory()) {
+      start_maintenance();
       note_wal_size(db::file_size_or_zero(database.path().string() + "-wal"));
     }
   }

@@ -72,6 +72,11 @@ struct SchemaCheck {
 // exactly the schema the migrations produce for its version. Reads only.
 SchemaCheck verify_schema(const std::filesystem::path& db);
 
+// Everything `cairn check` reports, reading only: PRAGMA integrity_check
+// (which includes CHECK and NOT NULL constraints), foreign_key_check, and
+// verify_schema's drift. Throws for a file that is not a registry at all.
+SchemaCheck check_registry(const std::filesystem::path& db);
+
 struct DryRun {
   int from_version = 0;
   int to_version = 0;

@@ -135,6 +135,28 @@ SchemaCheck verify_schema(const std::filesystem::path& path) {
   return check;
 }
 
+SchemaCheck check_registry(const std::filesystem::path& path) {
+  SchemaCheck check = verify_schema(path);
+  db::Connection conn = detail::open_existing(path);
+  {
+    db::Statement stmt = conn.prepare("PRAGMA integrity_check");
+    while (stmt.step()) {
+      if (stmt.column_text(0) != "ok") check.problems.emplace_back(stmt.column_text(0));
+    }
+  }
+  {
+    db::Statement stmt = conn.prepare("PRAGMA foreign_key_check");
+    while (stmt.step()) {
+      check.problems.push_back(fmt::format("foreign key: row {} of table {} names a missing row "
+                                           "of {}",
+                                           stmt.column_int(1), stmt.column_text(0),
+                                           stmt.column_text(2)));
+    }
+  }
+  check.ok = check.problems.empty();
+  return check;
+}
+
 DryRun migrate_dry_run(const std::filesystem::path& path) {
   const auto started = std::chrono::steady_clock::now();
   db::Connection source = detail::open_existing(path);

@@ -21,6 +21,8 @@ struct BackupArgs {
   std::optional<std::string> dir;   // list, prune
   std::string file;                 // verify
   std::size_t keep = 0;             // prune
+  bool dry_run = false;             // prune
+  bool overwrite = false;           // create
 };
 
 struct RestoreArgs {
@@ -84,6 +86,7 @@ ExitCode run_create(const Globals& globals, const BackupArgs& args) {
   }
   BackupOptions options;
   options.progress = progress_reporter(globals);
+  options.overwrite = args.overwrite;
   print_backup(globals, reg.backup(dest, options));
   return ExitCode::ok;
 }
@@ -120,11 +123,14 @@ ExitCode run_verify(const Globals& globals, const BackupArgs& args) {
 ExitCode run_prune(const Globals& globals, const BackupArgs& args) {
   const std::filesystem::path dir = args.dir ? std::filesystem::path(*args.dir) : default_backup_dir(globals);
   nlohmann::json removed = nlohmann::json::array();
-  for (const auto& path : prune_backups(dir, args.keep)) removed.push_back(path.string());
+  for (const auto& path : prune_backups(dir, args.keep, args.dry_run)) {
+    removed.push_back(path.string());
+  }
   if (globals.json) {
-    print_document({{"removed", removed}});
+    print_document({{args.dry_run ? "would_remove" : "removed", removed}});
   } else if (!globals.quiet) {
-    for (const auto& path : removed) std::printf("removed %s\n", path.get<std::string>().c_str());
+    const char* verb = args.dry_run ? "would remove" : "removed";
+    for (const auto& path : removed) std::printf("%s %s\n", verb, path.get<std::string>().c_str());
   }
   return ExitCode::ok;
 }
@@ -160,6 +166,9 @@ void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Comm
   CLI::App* create = backup->add_subcommand(
       "create", "Back up the registry online (default: into <db dir>/backups/)");
   create->add_option("DEST", args->dest, "A backup file, or a directory to name one in");
+  create->add_flag("--overwrite", args->overwrite,
+                   "Replace an existing backup of that name (kept as <DEST>.previous until the "
+                   "new one is in place)");
   commands.push_back({create, [&globals, args] { return run_create(globals, *args); }});
 
   CLI::App* list = backup->add_subcommand("list", "List backups with their manifest facts");
@@ -171,7 +180,10 @@ void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Comm
   commands.push_back({verify, [&globals, args] { return run_verify(globals, *args); }});
 
   CLI::App* prune = backup->add_subcommand("prune", "Keep the newest N backups that verify");
-  prune->add_option("--keep", args->keep, "How many to keep")->required();
+  prune->add_option("--keep", args->keep, "How many verified backups to keep (at least 1)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  prune->add_flag("--dry-run", args->dry_run, "Print what would be removed; remove nothing");
   prune->add_option("DIR", args->dir, "The backup directory (default: <db dir>/backups)");
   commands.push_back({prune, [&globals, args] { return run_prune(globals, *args); }});
 

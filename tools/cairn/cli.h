@@ -47,6 +47,9 @@ struct Globals {
   std::string db;      // --db, else CAIRN_DB; empty when neither is given
   bool json = false;   // --json: machine-readable output
   bool quiet = false;  // --quiet: no confirmations or progress; data and errors still print
+  // --busy-timeout: how long to wait for another process's write lock
+  // (Options::busy_timeout_ms); empty: the library's default.
+  std::optional<int> busy_timeout_ms;
 };
 
 // Throws Error(errc::invalid_argument, message): a usage error, exit code 2.
@@ -57,10 +60,13 @@ struct Globals {
 // Opens the registry named by --db or CAIRN_DB, which must exist already: a
 // typo in a path must not leave a new empty registry behind. Throws a usage
 // error when no path is given or no file is there.
-Registry open_existing_registry(const Globals& globals);
+// Access::read_only (inspection: get, ls, stats, export) never writes to the
+// file or beside it: no migration, no journal mode change, no checkpoint.
+enum class Access { read_write, read_only };
+Registry open_existing_registry(const Globals& globals, Access access = Access::read_write);
 
 // Opens the registry at `path`, creating it (and missing directories) when absent.
-Registry open_or_create_registry(const std::filesystem::path& path);
+Registry open_or_create_registry(const std::filesystem::path& path, const Globals& globals);
 
 // --- Output --------------------------------------------------------------
 // Data goes to stdout, diagnostics to stderr. Strings that are not valid UTF-8

@@ -258,7 +258,7 @@ void stats_step(StepPrinter& out, const Globals& globals, const Registry& reg) {
 ExitCode run_demo(const Globals& globals) {
   const std::string path = globals.db.empty() ? std::string(kDefaultDemoPath) : globals.db;
   StepPrinter out(globals);
-  Registry reg = open_or_create_registry(path);
+  Registry reg = open_or_create_registry(path, globals);
   open_step(out, reg);
   register_app_step(out, reg);
   pool_step(out, reg);

@@ -37,7 +37,7 @@ void print_trigger_note(const Globals& globals) {
 
 ExitCode run_get_kv(const Globals& globals, const GetArgs& args) {
   expect_operands("get kv", args.operands, "NS KEY");
-  Registry reg = open_existing_registry(globals);
+  Registry reg = open_existing_registry(globals, Access::read_only);
   const KvEntry entry = reg.kv(args.operands[0]).get(args.operands[1]);
   if (args.raw) {
     std::cout.write(entry.value.data(), static_cast<std::streamsize>(entry.value.size()));
@@ -70,7 +70,7 @@ ExitCode run_rm_kv(const Globals& globals, const RmArgs& args) {
 
 ExitCode run_ls_kv(const Globals& globals, const LsArgs& args) {
   expect_operands("ls kv", args.operands, "NS");
-  Registry reg = open_existing_registry(globals);
+  Registry reg = open_existing_registry(globals, Access::read_only);
   const KvQuery query{.prefix = args.prefix.value_or(""), .after = args.after, .limit = args.limit};
   const std::vector<KvEntry> entries = reg.kv(args.operands[0]).list(query);
   print_records(globals, {entries.begin(), entries.end()});

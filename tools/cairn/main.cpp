@@ -1,6 +1,6 @@
 // cairn: the command-line tool for a cairn registry.
 //
-//   cairn [--db PATH] [--json] [--quiet] COMMAND
+//   cairn [--db PATH] [--json] [--quiet] [--busy-timeout MS] COMMAND
 //
 // Exit codes (also in EXIT_CODES.md, for the README). Scripts may rely on them.
 //
@@ -15,7 +15,7 @@
 //   5     refused          errc::not_a_registry, schema_too_new, migration_checksum,
 //                          restore_refused, read_only
 //   6     corrupt          errc::corrupt, and `check` finding problems
-//   7     busy             errc::busy
+//   7     busy             errc::busy (the message names the registry file)
 //
 // Data goes to stdout; diagnostics go to stderr as `cairn: error: <message>`.
 // No exception leaves main().
@@ -23,6 +23,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,28 @@ namespace {
 
 int to_int(ExitCode code) { return static_cast<int>(code); }
 
+// A lock held past the busy timeout is another process's doing: the message
+// names the registry file, so that the user can find who holds it, and how
+// long we waited. (The library's message may name only a backup or a step.)
+std::string busy_message(const Error& e, const Globals& globals) {
+  const int waited_ms = globals.busy_timeout_ms.value_or(Options{}.busy_timeout_ms);
+  std::string message = e.what();
+  if (!globals.db.empty() && message.find(globals.db) == std::string::npos) {
+    message = globals.db + ": " + message;
+  }
+  return message + "; another process held the registry's write lock for more than " +
+         std::to_string(waited_ms) + " ms (see --busy-timeout)";
+}
+
+ExitCode run_command(const Command& command, const Globals& globals) {
+  try {
+    return command.run();
+  } catch (const Error& e) {
+    if (e.code_value() != errc::busy) throw;
+    throw Error(errc::busy, busy_message(e, globals), e.sqlite_code());
+  }
+}
+
 // Parses the command line and runs the one subcommand it names.
 int run(int argc, char** argv) {
   Globals globals;
@@ -92,6 +115,11 @@ int run(int argc, char** argv) {
   app.add_flag("--json", globals.json, "Machine-readable output (JSON)");
   app.add_flag("--quiet,-q", globals.quiet,
                "No confirmations or progress; data and errors still print");
+  app.add_option("--busy-timeout", globals.busy_timeout_ms,
+                 "How long to wait for another process's write lock before exit 7 "
+                 "(default: 5000)")
+      ->type_name("MS")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 
   std::vector<Command> commands;
   add_registry_commands(app, globals, commands);
@@ -113,7 +141,7 @@ int run(int argc, char** argv) {
 
   if (!globals.db.empty()) check_db_path(globals.db);  // paths.h: no link, FIFO or directory
   for (const Command& command : commands) {
-    if (command.subcommand->parsed()) return to_int(command.run());
+    if (command.subcommand->parsed()) return to_int(run_command(command, globals));
   }
   print_error("no command given (see cairn --help)");
   return to_int(ExitCode::usage);

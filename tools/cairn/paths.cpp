@@ -131,6 +131,11 @@ void check_no_dot_component(errc code, std::string_view what, const fs::path& di
 
 void check_db_path(const fs::path& db) {
   check_usable("--db", db);
+  if (db.native().starts_with("file:")) {
+    refuse(errc::invalid_argument, "--db", db,
+           "looks like a SQLite URI, and cairn takes a path; for a file of that name write "
+           "./" + db.native());
+  }
   check_names_a_file(errc::not_a_registry, "--db", db);
   check_final_component(errc::not_a_registry, "--db", db, Expect::file);
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {

@@ -103,7 +103,7 @@ ExitCode run_get(const Globals& globals, const GetArgs& args) {
   if (kind == RecordKind::trigger) return run_get_trigger(globals, args);
   expect_operands(command, args.operands, key_shape(kind));
 
-  Registry reg = open_existing_registry(globals);
+  Registry reg = open_existing_registry(globals, Access::read_only);
   const std::string key = args.operands.empty() ? std::string() : key_operand(kind, args.operands);
   nlohmann::json record;
   switch (kind) {
@@ -302,7 +302,7 @@ ExitCode run_ls(const Globals& globals, const LsArgs& args) {
   if (kind == RecordKind::trigger) return run_ls_trigger(globals, args);
   expect_operands(command, args.operands, "");
 
-  Registry reg = open_existing_registry(globals);
+  Registry reg = open_existing_registry(globals, Access::read_only);
   print_records(globals, list_records(reg, kind, args));
   return ExitCode::ok;
 }

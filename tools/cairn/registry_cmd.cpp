@@ -7,15 +7,17 @@
 #include <system_error>
 #include <vector>
 
+#include "cairn/migrate.h"
 #include "cli.h"
 
 namespace cairn::cli {
 namespace {
 
 // Tool writes are recorded as this actor in the change log.
-Options tool_options() {
+Options tool_options(const Globals& globals) {
   Options options;
   options.actor = "cairn-cli";
+  if (globals.busy_timeout_ms) options.busy_timeout_ms = *globals.busy_timeout_ms;
   return options;
 }
 
@@ -25,7 +27,7 @@ const std::string& required_db_path(const Globals& globals) {
 }
 
 ExitCode run_init(const Globals& globals) {
-  Registry reg = open_or_create_registry(required_db_path(globals));
+  Registry reg = open_or_create_registry(required_db_path(globals), globals);
   if (globals.quiet) return ExitCode::ok;
   nlohmann::json summary = {{"path", reg.path().string()},
                             {"schema_version", reg.schema_version()},
@@ -39,7 +41,7 @@ ExitCode run_init(const Globals& globals) {
 }
 
 ExitCode run_stats(const Globals& globals) {
-  Registry reg = open_existing_registry(globals);
+  Registry reg = open_existing_registry(globals, Access::read_only);
   nlohmann::json stats = reg.stats();
   if (globals.json) {
     print_document(stats);
@@ -54,36 +56,36 @@ ExitCode run_stats(const Globals& globals) {
 }
 
 ExitCode run_check(const Globals& globals) {
-  Registry reg = open_existing_registry(globals);
-  const std::vector<std::string> result = reg.integrity_check();
-  const bool ok = result == std::vector<std::string>{"ok"};
-  const std::vector<std::string> problems = ok ? std::vector<std::string>{} : result;
+  const std::string& path = required_db_path(globals);
+  const SchemaCheck result = check_registry(path);
   if (globals.json) {
-    print_document({{"ok", ok}, {"problems", problems}});
-  } else if (ok) {
+    print_document({{"ok", result.ok}, {"problems", result.problems}});
+  } else if (result.ok) {
     if (!globals.quiet) std::cout << "ok\n";
   } else {
-    for (const std::string& problem : problems) std::cout << problem << '\n';
+    for (const std::string& problem : result.problems) std::cout << problem << '\n';
   }
-  if (ok) return ExitCode::ok;
-  print_error("integrity check found " + std::to_string(problems.size()) + " problem(s) in " +
-              reg.path().string());
+  if (result.ok) return ExitCode::ok;
+  print_error("check found " + std::to_string(result.problems.size()) + " problem(s) in " + path);
   return ExitCode::corrupt;
 }
 
 }  // namespace
 
-Registry open_existing_registry(const Globals& globals) {
+Registry open_existing_registry(const Globals& globals, Access access) {
   const std::string& path = required_db_path(globals);
   std::error_code ec;  // when the check itself fails, Registry::open reports why
   if (!std::filesystem::exists(path, ec) && !ec) {
     fail_usage("no registry at " + path + " (create one with: cairn --db " + path + " init)");
   }
-  return Registry::open(path, tool_options());
+  Options options = tool_options(globals);
+  options.create_if_missing = false;
+  options.read_only = access == Access::read_only;
+  return Registry::open(path, options);
 }
 
-Registry open_or_create_registry(const std::filesystem::path& path) {
-  return Registry::open(path, tool_options());
+Registry open_or_create_registry(const std::filesystem::path& path, const Globals& globals) {
+  return Registry::open(path, tool_options(globals));
 }
 
 void add_registry_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands) {
@@ -95,7 +97,8 @@ void add_registry_commands(CLI::App& app, const Globals& globals, std::vector<Co
   commands.push_back({stats, [&globals] { return run_stats(globals); }});
 
   CLI::App* check = app.add_subcommand(
-      "check", "Run SQLite's integrity check: print ok, or the problems (exit 6)");
+      "check", "Check the file without writing to it: integrity, CHECK constraints, foreign keys and "
+      "schema drift; print ok, or the problems (exit 6)");
   commands.push_back({check, [&globals] { return run_check(globals); }});
 }
 

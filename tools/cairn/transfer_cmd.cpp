@@ -101,7 +101,7 @@ class TempOutput {
 ExitCode run_export(const Globals& globals, const ExportArgs& args) {
   ExportOptions options;
   for (const std::string& name : args.kinds) options.kinds.push_back(export_kind(name));
-  const Registry reg = open_existing_registry(globals);
+  const Registry reg = open_existing_registry(globals, Access::read_only);
   std::size_t records = 0;
   std::string where = "stdout";
   if (args.output == "-") {
