@@ -231,22 +231,17 @@ class RegistryImpl {
 
   BackupInfo backup(const std::filesystem::path& dest, const BackupOptions& options) {
     ctx.refuse_if_read_only();  // a backup is recorded in the change log
-    BackupInfo info = write_backup(ctx.open_database(), dest, options, ctx.now());
-    try {
-      ctx.write([&](Writer& w) {
-        w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(), std::nullopt,
-                 nlohmann::json(info).dump());
-      });
-    } catch (const Error& e) {
-      // No backup without its event: the call fails whole.
-      std::error_code ignored;
-      std::filesystem::remove(info.manifest, ignored);
-      std::filesystem::remove(info.path, ignored);
-      throw Error(errc::backup_failed,
-                  fmt::format("{}: recording the backup failed, the backup was removed: {}",
-                              dest.string(), e.what()),
-                  e.sqlite_code());
-    }
+    // No backup without its event, and no event without its backup: the
+    // backup takes its name inside the transaction that records it.
+    BackupInfo info = write_backup(
+        ctx.open_database(), dest, options, ctx.now(),
+        [this, &dest](const BackupInfo& made, const PlaceBackup& place) {
+          ctx.write([&](Writer& w) {
+            w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(),
+                     std::nullopt, nlohmann::json(made).dump());
+            place();
+          });
+        });
     {
       std::lock_guard lock(backup_mu);
       last_backup = info;

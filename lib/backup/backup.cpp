@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -95,6 +96,28 @@ void keep_aside(const std::filesystem::path& backup, const std::filesystem::path
   }
   db::sync_directory(backup.has_parent_path() ? backup.parent_path()
                                               : std::filesystem::path("."));
+}
+
+// Undoes a placed backup whose event did not commit: the pair kept aside at
+// `previous` goes back under the name, or, when there was none, the new pair
+// is removed. Best effort: it runs while an error is on its way out.
+void put_back(const std::filesystem::path& dest,
+              const std::optional<std::filesystem::path>& previous) noexcept {
+  for (const auto& [aside, name] : {std::pair{previous, dest},
+                                    std::pair{previous ? std::optional(manifest_path(*previous))
+                                                       : std::nullopt,
+                                              manifest_path(dest)}}) {
+    if (aside && db::inspect_file(*aside) != db::FileKind::missing) {
+      ::rename(aside->c_str(), name.c_str());
+    } else {
+      ::unlink(name.c_str());
+    }
+  }
+  try {
+    db::sync_directory(dest.has_parent_path() ? dest.parent_path() : std::filesystem::path("."));
+  } catch (const Error&) {
+    // The error on its way out says more than this one.
+  }
 }
 
 BackupInfo read_manifest(const std::filesystem::path& backup) {
@@ -201,7 +224,8 @@ void copy_file_synced(const std::filesystem::path& from, const std::filesystem::
 }
 
 BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
-                        const BackupOptions& options, Timestamp now) {
+                        const BackupOptions& options, Timestamp now,
+                        const PublishBackup& publish) {
   const auto started = std::chrono::steady_clock::now();
   const auto dir = dest.has_parent_path() ? dest.parent_path() : std::filesystem::path(".");
   try {
@@ -213,7 +237,7 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     const bool replacing = db::inspect_file(dest) != db::FileKind::missing ||
                            db::inspect_file(manifest_path(dest)) != db::FileKind::missing;
     if (replacing && !options.overwrite) {
-      fail(errc::backup_failed, dest, "a backup of that name exists (overwrite to replace it)");
+      fail(errc::backup_failed, dest, "a backup of that name exists (use --overwrite to replace it)");
     }
     remove_stale_temp_files(dir);
     TempFile temp(temp_path_in(dir));
@@ -256,14 +280,28 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     TempFile manifest_temp(temp_path_in(dir));
     write_file_synced(manifest_temp.path(), nlohmann::json(info).dump(2) + "\n");
     // Two renames cannot be one: the pair being replaced is kept, whole, as
-    // <dest>.previous until the new pair is in place.
+    // <dest>.previous until the new pair is in place and published.
     const std::filesystem::path previous = dest.string() + ".previous";
-    if (replacing) keep_aside(dest, previous);
-    std::filesystem::rename(manifest_temp.path(), info.manifest);
-    manifest_temp.release();
-    std::filesystem::rename(temp.path(), dest);
-    temp.release();
-    db::sync_directory(dir);
+    bool placed = false;
+    const PlaceBackup place = [&] {
+      if (replacing) keep_aside(dest, previous);
+      placed = true;
+      std::filesystem::rename(manifest_temp.path(), info.manifest);
+      manifest_temp.release();
+      std::filesystem::rename(temp.path(), dest);
+      temp.release();
+      db::sync_directory(dir);
+    };
+    try {
+      if (publish) {
+        publish(info, place);
+      } else {
+        place();
+      }
+    } catch (...) {
+      if (placed) put_back(dest, replacing ? std::optional(previous) : std::nullopt);
+      throw;
+    }
     if (replacing) {
       ::unlink(previous.c_str());
       ::unlink(manifest_path(previous).c_str());

@@ -3,16 +3,28 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 
 #include "cairn/backup.h"
 #include "db/database.h"
 
 namespace cairn::detail {
 
-// Copies the database into `dest` as described in Registry::backup. The
-// caller publishes the event.
+// Puts a finished backup in place under its name (the renames). Called by a
+// Publish function, once.
+using PlaceBackup = std::function<void()>;
+
+// Records a finished backup (its event) and calls `place` inside the same
+// write transaction, so that the backup appears under its name if and only
+// if its event commits. When it throws before `place`, nothing at the name
+// changed; after, write_backup puts the previous pair back.
+using PublishBackup = std::function<void(const BackupInfo&, const PlaceBackup& place)>;
+
+// Copies the database into `dest` as described in Registry::backup, then
+// hands it to `publish` (empty: placed at once, with no event).
 BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
-                        const BackupOptions& options, Timestamp now);
+                        const BackupOptions& options, Timestamp now,
+                        const PublishBackup& publish = {});
 
 // Removes temp files of backups or restores whose process is gone.
 void remove_stale_temp_files(const std::filesystem::path& dir);

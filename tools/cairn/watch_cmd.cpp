@@ -34,7 +34,8 @@ ExitCode run_watch(const Globals& globals, const WatchArgs& args) {
   filter.topics = args.topics;
   filter.id_prefix = args.id_prefix;
 
-  Registry reg = open_existing_registry(globals);
+  // Watching only reads: the CLI has no named positions to store.
+  Registry reg = open_existing_registry(globals, Access::read_only);
   struct sigaction action {};
   action.sa_handler = request_stop;
   sigemptyset(&action.sa_mask);
