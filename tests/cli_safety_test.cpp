@@ -214,7 +214,11 @@ TEST_CASE("cli safety: prune refuses --keep 0, and --dry-run removes nothing") {
 
   // A backup that does not verify is reported by list and never removed.
   test::write_bytes(backups / "1.db", "not a backup any more");
-  ok({"--db", db.string(), "--quiet", "backup", "prune", "--keep", "1"});
+  const test::ProcessResult pruned =
+      run_cairn({"--db", db.string(), "backup", "prune", "--keep", "1"});
+  CHECK(pruned.exit_code == kOk);
+  CHECK(test::contains(pruned.err, "1.db"));
+  CHECK(test::contains(pruned.err, "does not verify"));
   CHECK(fs::exists(backups / "1.db"));
   CHECK(fs::exists(backups / "3.db"));
   CHECK_FALSE(fs::exists(backups / "2.db"));

@@ -421,6 +421,50 @@ TEST_CASE("backup: an existing name is refused unless overwrite, and the old pai
   CHECK_FALSE(fs::exists(dest.string() + ".previous"));
 }
 
+// A kill between an overwrite's two renames (the new manifest in place, the
+// old file still under the name) is laid out by hand: the pair at the name
+// then fails to verify, and the message points at the whole pair kept aside.
+TEST_CASE("backup: an overwrite cut between its renames keeps a whole previous pair") {
+  test::TempDir dir;
+  Registry reg = Registry::open(dir / "live.db", options());
+  reg.apps().put(make_app("a1"));
+  const fs::path dest = dir / "b.db";
+  const fs::path previous = dir / "b.db.previous";
+  reg.backup(dest);
+  const cairn::Revision old_revision = cairn::verify_backup(dest).last_revision;
+  reg.apps().put(make_app("a2"));
+  const fs::path newer = dir / "newer.db";
+  reg.backup(newer);
+  fs::create_hard_link(dest, previous);
+  fs::create_hard_link(cairn::manifest_path(dest), cairn::manifest_path(previous));
+  fs::remove(cairn::manifest_path(dest));
+  fs::copy_file(cairn::manifest_path(newer), cairn::manifest_path(dest));
+
+  try {
+    cairn::verify_backup(dest);
+    FAIL("a mismatched pair verified");
+  } catch (const cairn::Error& e) {
+    CHECK(e.code_value() == errc::restore_refused);
+    CHECK(test::contains(e.what(), previous.string()));
+  }
+  CHECK(cairn::verify_backup(previous).last_revision == old_revision);
+
+  // The next overwrite keeps the whole previous pair aside, not the broken
+  // one, until its own pair is in place.
+  const auto previous_bytes = test::read_bytes(previous);
+  reg.apps().put(make_app("a3"));
+  cairn::BackupOptions overwrite;
+  overwrite.overwrite = true;
+  overwrite.progress = [&](std::int64_t, std::int64_t) {
+    CHECK(test::read_bytes(previous) == previous_bytes);
+    return true;
+  };
+  const cairn::Revision backed_up = reg.revision();
+  CHECK(reg.backup(dest, overwrite).last_revision == backed_up);
+  CHECK(cairn::verify_backup(dest).last_revision == backed_up);
+  CHECK_FALSE(fs::exists(previous));
+}
+
 // ---- 5. Looking never writes ----------------------------------------------------
 
 TEST_CASE("read-only: opening never writes, and refuses what it would have to write") {

@@ -84,8 +84,11 @@ std::vector<BackupListing> list_backups(const std::filesystem::path& dir);
 // than `keep` verify. `keep` 0 is refused (errc::invalid_argument). With
 // `dry_run`, removes nothing and returns what it would remove. Returns the
 // removed backup files (their manifests go with them) and orphan manifests.
-std::vector<std::filesystem::path> prune_backups(const std::filesystem::path& dir,
-                                                 std::size_t keep, bool dry_run = false);
+// `not_verified`, when given, is told of each backup left because it did
+// not verify, with the reason.
+std::vector<std::filesystem::path> prune_backups(
+    const std::filesystem::path& dir, std::size_t keep, bool dry_run = false,
+    const std::function<void(const BackupListing&)>& not_verified = {});
 
 // "<name>-<UTC time>.db", e.g. "registry-20261122T230501.123Z.db".
 std::string backup_file_name(std::string_view name, Timestamp at);

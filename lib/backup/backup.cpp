@@ -120,6 +120,16 @@ void put_back(const std::filesystem::path& dest,
   }
 }
 
+bool verifies(const std::filesystem::path& backup) {
+  if (db::inspect_file(backup) == db::FileKind::missing) return false;
+  try {
+    verify_backup(backup);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 BackupInfo read_manifest(const std::filesystem::path& backup) {
   const auto manifest = manifest_path(backup);
   const auto kind = db::inspect_file(manifest);
@@ -284,7 +294,9 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     const std::filesystem::path previous = dest.string() + ".previous";
     bool placed = false;
     const PlaceBackup place = [&] {
-      if (replacing) keep_aside(dest, previous);
+      // A .previous left by an interrupted overwrite is the last pair known
+      // whole: it stays, and the pair at the name (perhaps mismatched) goes.
+      if (replacing && !verifies(previous)) keep_aside(dest, previous);
       placed = true;
       std::filesystem::rename(manifest_temp.path(), info.manifest);
       manifest_temp.release();
@@ -347,16 +359,24 @@ BackupInfo verify_backup(const std::filesystem::path& backup) {
     case db::FileKind::sqlite: break;
   }
   BackupInfo info = detail::read_manifest(backup);
+  // A kill between an overwrite's two renames pairs the new manifest with
+  // the old file; the old pair is then whole at <backup>.previous.
+  const std::filesystem::path previous = backup.string() + ".previous";
+  const std::string hint =
+      db::inspect_file(previous) == db::FileKind::missing
+          ? std::string()
+          : fmt::format(" (an overwrite was interrupted: the previous backup is whole at {})",
+                        previous.string());
   const auto size = db::file_size_or_zero(backup);
   if (size != info.size) {
     fail(errc::restore_refused, backup,
-         fmt::format("size {} differs from the manifest's {}", size, info.size));
+         fmt::format("size {} differs from the manifest's {}{}", size, info.size, hint));
   }
   const auto sha = detail::sha256_file(backup);
   if (sha != info.sha256) {
     fail(errc::restore_refused, backup,
-         fmt::format("SHA-256 {} differs from the manifest's {}: the file changed", sha,
-                     info.sha256));
+         fmt::format("SHA-256 {} differs from the manifest's {}: the file changed{}", sha,
+                     info.sha256, hint));
   }
   try {
     // immutable: read the file as it is, create no -wal or -shm beside it.
@@ -407,8 +427,9 @@ std::vector<BackupListing> list_backups(const std::filesystem::path& dir) {
   return out;
 }
 
-std::vector<std::filesystem::path> prune_backups(const std::filesystem::path& dir,
-                                                 std::size_t keep, bool dry_run) {
+std::vector<std::filesystem::path> prune_backups(
+    const std::filesystem::path& dir, std::size_t keep, bool dry_run,
+    const std::function<void(const BackupListing&)>& not_verified) {
   if (keep == 0) {
     throw Error(errc::invalid_argument,
                 fmt::format("prune {}: keep must be at least 1 (it would remove every backup)",
@@ -425,7 +446,10 @@ std::vector<std::filesystem::path> prune_backups(const std::filesystem::path& di
   };
   std::size_t kept = 0;
   for (const auto& listing : list_backups(dir)) {
-    if (!listing.verified) continue;  // not positively a backup: never ours to remove
+    if (!listing.verified) {  // not positively a backup: never ours to remove
+      if (not_verified) not_verified(listing);
+      continue;
+    }
     if (kept < keep) {
       ++kept;
       continue;

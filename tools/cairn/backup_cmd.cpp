@@ -123,7 +123,13 @@ ExitCode run_verify(const Globals& globals, const BackupArgs& args) {
 ExitCode run_prune(const Globals& globals, const BackupArgs& args) {
   const std::filesystem::path dir = args.dir ? std::filesystem::path(*args.dir) : default_backup_dir(globals);
   nlohmann::json removed = nlohmann::json::array();
-  for (const auto& path : prune_backups(dir, args.keep, args.dry_run)) {
+  const auto report = [&globals](const BackupListing& listing) {
+    if (!globals.quiet) {
+      std::cerr << "cairn: kept " << in_quotes(listing.info.path.string())
+                << ", which does not verify: " << listing.problem << '\n';
+    }
+  };
+  for (const auto& path : prune_backups(dir, args.keep, args.dry_run, report)) {
     removed.push_back(path.string());
   }
   if (globals.json) {
