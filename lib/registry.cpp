@@ -238,7 +238,7 @@ class RegistryImpl {
         [this, &dest](const BackupInfo& made, const PlaceBackup& place) {
           ctx.write([&](Writer& w) {
             w.record(Kind::registry, Op::backed_up, "backup.created", dest.string(),
-                     std::nullopt, nlohmann::json(made).dump());
+                     std::nullopt, nlohmann::json(made).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             place();
           });
         });
@@ -461,7 +461,9 @@ void Registry::restore_from(const std::filesystem::path& backup) {
         detail::replace_acked_revisions(w.db(), positions, w.now());
         detail::set_current_revision(w.db(), std::max(restored, before) + 1);
         w.record(Kind::registry, Op::restored, "registry.restored", backup.string(),
-                 std::nullopt, nlohmann::json(info).dump());
+                 std::nullopt,
+                 nlohmann::json(info).dump(-1, ' ', false,
+                                           nlohmann::json::error_handler_t::replace));
       });
 }
 

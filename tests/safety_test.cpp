@@ -51,7 +51,8 @@ std::set<std::string> app_ids(Registry& reg) {
 const std::vector<std::string>& odd_names() {
   static const std::vector<std::string> names = {
       "a?b.db", "a#b.db", "a%b.db", "a%41.db", "a&b=c.db", "a b.db",  "a\nb.db",
-      "-x.db",  "file:x.db", "file:a?mode=memory.db", "\xc3\xa9t\xc3\xa9.db", ":memory:"};
+      "-x.db",  "file:x.db", "file:a?mode=memory.db", "\xc3\xa9t\xc3\xa9.db", ":memory:",
+      "x\xe2\x82.db"};  // the last is not UTF-8
   return names;
 }
 
@@ -163,6 +164,16 @@ TEST_CASE("schema: an object cairn does not create, or a missing or altered one,
   SUBCASE("an added trigger") {
     sql = "CREATE TRIGGER evil AFTER INSERT ON apps BEGIN DELETE FROM change_log; END;";
     object = "trigger evil";
+  }
+  SUBCASE("a trigger whose name a LIKE 'sqlite_%' filter would hide") {
+    sql = "CREATE TRIGGER sqlitex AFTER INSERT ON apps BEGIN DELETE FROM apps; END;";
+    object = "trigger sqlitex";
+  }
+  SUBCASE("a trigger named like SQLite's own, planted through writable_schema") {
+    sql = "PRAGMA writable_schema = ON; INSERT INTO sqlite_master VALUES ('trigger', "
+          "'sqlite_evil', 'apps', 0, 'CREATE TRIGGER sqlite_evil AFTER INSERT ON apps BEGIN "
+          "DELETE FROM apps; END'); PRAGMA writable_schema = OFF;";
+    object = "trigger sqlite_evil";
   }
   SUBCASE("an added view") {
     sql = "CREATE VIEW peek AS SELECT * FROM apps;";

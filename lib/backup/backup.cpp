@@ -120,6 +120,12 @@ void put_back(const std::filesystem::path& dest,
   }
 }
 
+// The manifest's JSON. A file name that is not UTF-8 is shown with U+FFFD
+// in its "file" member (which only informs: the manifest is found by path).
+std::string manifest_text(const BackupInfo& info) {
+  return nlohmann::json(info).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 bool verifies(const std::filesystem::path& backup) {
   if (db::inspect_file(backup) == db::FileKind::missing) return false;
   try {
@@ -288,7 +294,7 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     info.cairn_version = cairn::version();
 
     TempFile manifest_temp(temp_path_in(dir));
-    write_file_synced(manifest_temp.path(), nlohmann::json(info).dump(2) + "\n");
+    write_file_synced(manifest_temp.path(), manifest_text(info));
     // Two renames cannot be one: the pair being replaced is kept, whole, as
     // <dest>.previous until the new pair is in place and published.
     const std::filesystem::path previous = dest.string() + ".previous";

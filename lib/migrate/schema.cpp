@@ -27,8 +27,13 @@ std::string normalize_sql(std::string_view sql) {
 SchemaObjects schema_objects(db::Connection& conn) {
   SchemaObjects out;
   db::Statement stmt = conn.prepare(
-      "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-      "ORDER BY type, name");
+      // Every object, SQLite's own included (its autoindexes and
+      // sqlite_sequence follow from the tables' SQL), except the planner's
+      // statistics, which ANALYZE and PRAGMA optimize may add to any file.
+      // Not a LIKE on the name: '_' there matches any character.
+      "SELECT type, name, coalesce(sql, '') FROM sqlite_master "
+      "WHERE NOT (type = 'table' AND name IN ('sqlite_stat1', 'sqlite_stat2', 'sqlite_stat3', "
+      "'sqlite_stat4')) ORDER BY type, name");
   while (stmt.step()) {
     out[fmt::format("{} {}", stmt.column_text(0), stmt.column_text(1))] =
         normalize_sql(stmt.column_text(2));
