@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cairn/error.h"
-#include "json_reader.h"
+#include "util/json_reader.h"
 
 namespace cairn::detail {
 namespace {
