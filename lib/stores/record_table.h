@@ -26,8 +26,8 @@
 
 #include "cairn/error.h"
 #include "cairn/records.h"
-#include "stores/store_context.h"
 #include "stores/validate.h"
+#include "txn/store_context.h"
 #include "util/json_reader.h"
 
 namespace cairn::detail {

@@ -10,7 +10,7 @@
 
 #include "cairn/events.h"
 #include "db/connection.h"
-#include "stores/store_context.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 

@@ -1,4 +1,4 @@
-#include "events/change_log.h"
+#include "txn/change_log.h"
 
 #include <limits>
 
