@@ -3,7 +3,7 @@
 // on the same schema (migrations/0003_torrents_kv.sql, copied from a registry
 // cairn created) and with the same pragmas as the raw app writer and reader.
 //
-// A KV put is, as in lib/stores/kv.cpp and lib/stores/store_context.cpp:
+// A KV put is, as in lib/stores/kv.cpp and lib/txn/store_context.cpp:
 //   BEGIN IMMEDIATE                                   (one per put, or per batch)
 //   SELECT the entry by (namespace, key)              (version, created_at, the before image)
 //   DELETE it and log kv.expired when it had expired  (never, in these scenarios)

@@ -19,7 +19,7 @@ constexpr const char* kReaderPragmas =
 constexpr int kBusyTimeoutMs = 5000;
 constexpr const char* kActor = "cairn";
 
-// The statements of lib/stores/apps.cpp and lib/events/change_log.cpp.
+// The statements of lib/stores/apps.cpp and lib/txn/change_log.cpp.
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kSelect =

@@ -5,7 +5,7 @@
 // and indexes, and the change_log_by_at index of 0002, which every change-log
 // insert also updates).
 //
-// A put is, as in lib/stores/apps.cpp and lib/stores/store_context.cpp:
+// A put is, as in lib/stores/apps.cpp and lib/txn/store_context.cpp:
 //   BEGIN IMMEDIATE
 //   SELECT the app by id (the before image, and created/updated)
 //   UPDATE registry_state ... RETURNING revision     (once per transaction)

@@ -16,13 +16,13 @@
 #include "db/database.h"
 #include "db/files.h"
 #include "db/online_copy.h"
-#include "events/change_log.h"
 #include "events/event_bus.h"
 #include "migrate/migrator.h"
-#include "backup/export.h"
+#include "stores/export.h"
 #include "stores/kv.h"
-#include "stores/store_context.h"
 #include "stores/triggers.h"
+#include "txn/change_log.h"
+#include "txn/store_context.h"
 
 namespace cairn {
 namespace detail {

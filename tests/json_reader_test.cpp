@@ -1,4 +1,4 @@
-// parse_stored_json (lib/json_reader.h) reads back the JSON cairn wrote, on
+// parse_stored_json (lib/util/json_reader.h) reads back the JSON cairn wrote, on
 // every read of a record and every change-log image. It must give exactly
 // what nlohmann::json::parse gives for the same text: the same values with
 // the same number types (a subscriber may ask is_number_unsigned()), the
@@ -16,8 +16,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "json_reader.h"
 #include "test_util.h"
+#include "util/json_reader.h"
 
 namespace {
 

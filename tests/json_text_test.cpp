@@ -1,4 +1,4 @@
-// The JSON text writers and readers of lib/json_text.h, against nlohmann::json.
+// The JSON text writers and readers of lib/util/json_text.h, against nlohmann::json.
 //
 // White-box: the KV and torrent stores write their change-log images and
 // JSON columns with these instead of nlohmann::json, so each must give
@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "base64.h"
-#include "json_reader.h"
-#include "json_text.h"
 #include "test_util.h"
+#include "util/base64.h"
+#include "util/json_reader.h"
+#include "util/json_text.h"
 
 namespace {
 

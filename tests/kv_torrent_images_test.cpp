@@ -1,7 +1,7 @@
 // The KV entries' and torrents' change-log images and JSON columns.
 //
 // Both stores write these by hand for speed (lib/stores/kv.cpp,
-// lib/stores/torrents.cpp, lib/json_text.h); export, import, the Watcher and
+// lib/stores/torrents.cpp, lib/util/json_text.h); export, import, the Watcher and
 // other processes' subscribers read them, so they must stay exactly what
 // nlohmann::json wrote before: the same bytes in the change log and in the
 // columns, and the same records read back, also from rows that another writer
@@ -212,7 +212,7 @@ TEST_CASE("torrent images: the change log and the columns hold nlohmann's bytes"
 TEST_CASE("torrent columns in another JSON form read as nlohmann reads them") {
   // Another writer (an older cairn, a migration, a hand with sqlite3) may
   // store the same values with spaces, another key order, extra keys or
-  // escapes: the readers of lib/json_text.h leave those to nlohmann.
+  // escapes: the readers of lib/util/json_text.h leave those to nlohmann.
   const std::string hash(40, 'b');
   // A registry holding one torrent whose columns are then set by hand.
   auto registry_with = [&](const test::TempDir& dir, const std::string& assignments) {

@@ -1,4 +1,4 @@
-// The SHA-256 of backup manifests (lib/backup/sha256.h): the FIPS 180-4
+// The SHA-256 of backup manifests (lib/util/sha256.h): the FIPS 180-4
 // test vectors through both the portable code and the CPU's SHA extensions
 // (when this machine has them), and the two agreeing on random data fed in
 // random pieces (CAIRN_SEED=N replays a run; the seed is printed).
@@ -11,7 +11,7 @@
 
 #include <doctest/doctest.h>
 
-#include "backup/sha256.h"
+#include "util/sha256.h"
 
 namespace {
 

@@ -19,12 +19,12 @@
 
 #include <fmt/format.h>
 
-#include "backup/sha256.h"
 #include "cairn/error.h"
 #include "cairn/registry.h"
 #include "db/files.h"
 #include "db/online_copy.h"
 #include "migrate/migrator.h"
+#include "util/sha256.h"
 
 namespace cairn {
 namespace detail {

@@ -24,12 +24,12 @@
 #include <fmt/format.h>
 
 #include "backup/backup.h"
-#include "backup/sha256.h"
 #include "cairn/error.h"
 #include "db/connection.h"
 #include "db/files.h"
 #include "migrate/migration.h"
 #include "migrate/migrator.h"
+#include "util/sha256.h"
 
 namespace cairn {
 namespace detail {

@@ -6,7 +6,7 @@
 
 #include "cairn/error.h"
 #include "cairn/events.h"
-#include "enum_names.h"
+#include "records/enum_names.h"
 
 namespace cairn {
 namespace {

@@ -31,8 +31,8 @@
 
 #include "cairn/events.h"
 #include "cairn/registry.h"
-#include "events/change_log.h"
-#include "stores/store_context.h"
+#include "txn/change_log.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 

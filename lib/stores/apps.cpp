@@ -1,9 +1,9 @@
 // AppStore: apps and their pool memberships (table app_pools), so that
 // "apps in a pool" is an index range rather than a scan of JSON text.
 #include "cairn/stores.h"
-#include "json_text.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
+#include "util/json_text.h"
 
 namespace cairn {
 namespace detail {

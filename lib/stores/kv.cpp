@@ -4,9 +4,9 @@
 #include "stores/kv.h"
 
 #include "cairn/stores.h"
-#include "json_text.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
+#include "util/json_text.h"
 
 namespace cairn {
 namespace detail {

@@ -6,7 +6,7 @@
 
 #include "cairn/records.h"
 
-#include "stores/store_context.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "stores/store_context.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 

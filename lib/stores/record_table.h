@@ -26,9 +26,9 @@
 
 #include "cairn/error.h"
 #include "cairn/records.h"
-#include "json_reader.h"
-#include "stores/store_context.h"
 #include "stores/validate.h"
+#include "txn/store_context.h"
+#include "util/json_reader.h"
 
 namespace cairn::detail {
 

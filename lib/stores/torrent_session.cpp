@@ -2,9 +2,9 @@
 #include <cmath>
 
 #include "cairn/stores.h"
+#include "records/torrent_session_fields.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
-#include "torrent_session_fields.h"
 
 namespace cairn {
 namespace detail {

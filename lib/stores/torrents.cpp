@@ -3,10 +3,10 @@
 #include <type_traits>
 
 #include "cairn/stores.h"
-#include "json_text.h"
-#include "records_json.h"
+#include "records/records_json.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
+#include "util/json_text.h"
 
 namespace cairn {
 namespace detail {

@@ -1,4 +1,4 @@
-// What export and import (lib/backup/export.cpp) need from each durable
+// What export and import (lib/stores/export.cpp) need from each durable
 // kind: all its records as JSON, read on the caller's connection (inside one
 // read transaction, so an export is one snapshot), and one imported record
 // written as it is (timestamps and versions kept; Stamping::keep).
@@ -10,7 +10,7 @@
 
 #include "cairn/events.h"
 #include "db/connection.h"
-#include "stores/store_context.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 

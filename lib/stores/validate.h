@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cairn/options.h"
+#include "util/utf8.h"  // valid_utf8: the stores check text with it too
 
 namespace cairn::detail {
 
@@ -44,7 +45,5 @@ void check_range(const RecordName& rec, std::string_view field, std::int64_t val
 // without recursion, so a 100,000-deep value is rejected, not crashed on.
 void check_json(const RecordName& rec, std::string_view field, const nlohmann::json& value,
                 const Options& options, bool any_type = false);
-
-bool valid_utf8(std::string_view s) noexcept;
 
 }  // namespace cairn::detail

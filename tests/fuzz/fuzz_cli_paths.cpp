@@ -11,11 +11,11 @@
 // out with ".."; the checks only look, never write).
 //
 // Build (clang 14): the sources are this file, tools/cairn/paths.cpp and
-// lib/error.cpp (cairn::Error), with include/ and tools/cairn/ as include
+// lib/util/error.cpp (cairn::Error), with include/ and tools/cairn/ as include
 // directories:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
 //     -Iinclude -Itools/cairn tests/fuzz/fuzz_cli_paths.cpp \
-//     tools/cairn/paths.cpp lib/error.cpp -o fuzz_cli_paths
+//     tools/cairn/paths.cpp lib/util/error.cpp -o fuzz_cli_paths
 //   ./fuzz_cli_paths tests/fuzz/corpus/fuzz_cli_paths -max_total_time=60
 
 #include <signal.h>

@@ -1,4 +1,4 @@
-// Differential fuzzing of parse_stored_json (lib/json_reader.h) against
+// Differential fuzzing of parse_stored_json (lib/util/json_reader.h) against
 // nlohmann::json::parse, which it must match exactly: for every input,
 // either both throw a json::exception with the same id, or both give a value
 // with the same dump and the same type at every level. The input is read as it is (damaged stored text) and,
@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "fuzz_common.h"
-#include "json_reader.h"
+#include "util/json_reader.h"
 
 namespace {
 

@@ -236,7 +236,7 @@ struct Configs : Keyed<Configs> {
 
 struct Torrents : Keyed<Torrents> {
   using Record = cairn::Torrent;
-  // Change events carry the metainfo's size, not the bytes (lib/records_json.h:
+  // Change events carry the metainfo's size, not the bytes (lib/records/records_json.h:
   // a counter update must not copy a 16 MiB .torrent into the change log).
   static json event_image(const Record& r) {
     json j = to_json_of(r);

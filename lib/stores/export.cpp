@@ -1,4 +1,4 @@
-#include "backup/export.h"
+#include "stores/export.h"
 
 #include <algorithm>
 #include <array>

@@ -15,7 +15,7 @@
 #include <iosfwd>
 
 #include "cairn/backup.h"
-#include "stores/store_context.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 

@@ -1,5 +1,5 @@
 // The known keys of the torrent session document, as one table: the JSON
-// form (lib/records.cpp) and the validation (lib/stores/torrent_session.cpp)
+// form (lib/records/records.cpp) and the validation (lib/stores/torrent_session.cpp)
 // both walk it, so a key added here is read, written and checked.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "backup/sha256.h"
+#include "util/sha256.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "json_reader.h"
+#include "util/json_reader.h"
 
 #include <cfenv>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <string>
 #include <system_error>
 
-#include "stores/validate.h"
+#include "util/utf8.h"
 
 namespace cairn::detail {
 namespace {

@@ -26,7 +26,7 @@
 #include "cairn/events.h"
 #include "cairn/options.h"
 #include "db/database.h"
-#include "events/change_log.h"
+#include "txn/change_log.h"
 
 namespace cairn::detail {
 

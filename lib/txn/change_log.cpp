@@ -1,11 +1,11 @@
-#include "events/change_log.h"
+#include "txn/change_log.h"
 
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "cairn/error.h"
-#include "json_reader.h"
+#include "util/json_reader.h"
 
 namespace cairn::detail {
 namespace {

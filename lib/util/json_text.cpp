@@ -1,9 +1,9 @@
-#include "json_text.h"
+#include "util/json_text.h"
 
 #include <charconv>
 
-#include "json_reader.h"
-#include "stores/validate.h"
+#include "util/json_reader.h"
+#include "util/utf8.h"
 
 namespace cairn::detail {
 namespace {

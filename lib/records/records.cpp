@@ -10,10 +10,10 @@
 
 #include "cairn/error.h"
 #include "cairn/records.h"
-#include "base64.h"
-#include "enum_names.h"
-#include "records_json.h"
-#include "torrent_session_fields.h"
+#include "records/enum_names.h"
+#include "records/records_json.h"
+#include "records/torrent_session_fields.h"
+#include "util/base64.h"
 
 namespace cairn {
 namespace {

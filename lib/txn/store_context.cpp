@@ -1,4 +1,4 @@
-#include "stores/store_context.h"
+#include "txn/store_context.h"
 
 #include <chrono>
 
