@@ -40,7 +40,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backup/sha256.h"
+#include "util/sha256.h"
 #include "fuzz_common.h"
 #include "fuzz_files.h"
 
