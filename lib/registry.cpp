@@ -23,6 +23,7 @@
 #include "stores/triggers.h"
 #include "txn/change_log.h"
 #include "txn/store_context.h"
+#include "db/transaction.h"
 
 namespace cairn {
 namespace detail {
@@ -183,8 +184,8 @@ class RegistryImpl {
   // version: of several migrators of one file, only the first backs it up.
   std::optional<std::filesystem::path> backup_before_migrating(db::Database& db, int target) {
     db::Connection& writer = db.writer();
-    writer.exec("BEGIN IMMEDIATE");
-    try {
+    db::Transaction hold(writer, db::Begin::immediate);
+    {
       std::optional<std::filesystem::path> path;
       const auto version = static_cast<int>(writer.query_int("PRAGMA user_version"));
       if (version > 0 && version < target) {
@@ -193,11 +194,8 @@ class RegistryImpl {
                             ctx.now())
                    .path;
       }
-      writer.exec("COMMIT");
+      hold.commit();
       return path;
-    } catch (...) {
-      sqlite3_exec(writer.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
     }
   }
 

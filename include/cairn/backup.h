@@ -23,7 +23,9 @@
 #include "cairn/events.h"
 #include "cairn/options.h"
 #include "cairn/records.h"
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
 struct BackupOptions {
@@ -133,3 +135,4 @@ struct ImportResult {
 };
 
 }  // namespace cairn
+CAIRN_API_END

@@ -13,7 +13,9 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
 enum class errc {
@@ -67,6 +69,7 @@ class Error : public std::system_error {
 };
 
 }  // namespace cairn
+CAIRN_API_END
 
 template <>
 struct std::is_error_code_enum<cairn::errc> : std::true_type {};

@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cairn/records.h"
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
 // What kind of record an event is about. `registry` is for events about the
@@ -97,10 +99,12 @@ struct SubscribeOptions {
 // delivery goes on with the next revision.
 using Handler = std::function<void(std::span<const Event> events)>;
 
+CAIRN_DETAIL_BEGIN
 namespace detail {
 class EventBus;
 struct Subscriber;
 }  // namespace detail
+CAIRN_DETAIL_END
 
 // A live subscription, as an RAII token: destroying it (or reset()) stops
 // delivery and, for a named one, stores its position. Movable, not copyable.
@@ -119,9 +123,11 @@ class Subscription {
 
  private:
   friend class detail::EventBus;
-  Subscription(std::weak_ptr<detail::EventBus> bus, std::shared_ptr<detail::Subscriber> sub);
+  CAIRN_HIDDEN Subscription(std::weak_ptr<detail::EventBus> bus,
+                            std::shared_ptr<detail::Subscriber> sub);
   std::weak_ptr<detail::EventBus> bus_;
   std::shared_ptr<detail::Subscriber> sub_;
 };
 
 }  // namespace cairn
+CAIRN_API_END

@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cairn/options.h"
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
 struct MigrationStep {
@@ -98,3 +100,4 @@ void to_json(nlohmann::json& j, const SchemaCheck& c);
 void to_json(nlohmann::json& j, const DryRun& d);
 
 }  // namespace cairn
+CAIRN_API_END

@@ -8,7 +8,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
 // Milliseconds since the Unix epoch, UTC.
@@ -146,3 +148,4 @@ struct Options {
 };
 
 }  // namespace cairn
+CAIRN_API_END

@@ -20,7 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cairn/options.h"
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
 // One committed write transaction. Revisions start at 1 and only grow.
@@ -340,3 +342,4 @@ void to_json(nlohmann::json& j, const Trigger& r);
 void from_json(const nlohmann::json& j, Trigger& r);
 
 }  // namespace cairn
+CAIRN_API_END

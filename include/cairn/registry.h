@@ -23,13 +23,17 @@
 #include "cairn/options.h"
 #include "cairn/records.h"
 #include "cairn/stores.h"
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
+CAIRN_DETAIL_BEGIN
 namespace detail {
 class RegistryImpl;
 class StoreContext;
 }  // namespace detail
+CAIRN_DETAIL_END
 
 // A write transaction, as a guard: it rolls back in its destructor unless
 // commit() ran. Opened by Registry::begin() on the calling thread, and usable
@@ -211,7 +215,7 @@ class Registry {
   void close() noexcept;
 
  private:
-  explicit Registry(std::unique_ptr<detail::RegistryImpl> impl);
+  CAIRN_HIDDEN explicit Registry(std::unique_ptr<detail::RegistryImpl> impl);
   std::unique_ptr<detail::RegistryImpl> impl_;
 };
 
@@ -220,3 +224,4 @@ const char* version() noexcept;
 int latest_schema_version() noexcept;
 
 }  // namespace cairn
+CAIRN_API_END

@@ -26,13 +26,17 @@
 #include <vector>
 
 #include "cairn/records.h"
+#include "cairn/export.h"
 
+CAIRN_API_BEGIN
 namespace cairn {
 
+CAIRN_DETAIL_BEGIN
 namespace detail {
 class StoreContext;
 class TriggerTable;
-}
+}  // namespace detail
+CAIRN_DETAIL_END
 
 // Whether removing a pool also removes the memory blocks inside it.
 enum class Cascade { no, yes };
@@ -203,7 +207,7 @@ class KvStore {
  private:
   friend class Registry;
   friend class Tx;
-  KvStore(detail::StoreContext* ctx, std::string name_space);
+  CAIRN_HIDDEN KvStore(detail::StoreContext* ctx, std::string name_space);
   detail::StoreContext* ctx_;
   std::string name_space_;
 };
@@ -237,3 +241,4 @@ class TriggerStore {
 };
 
 }  // namespace cairn
+CAIRN_API_END

@@ -25,14 +25,13 @@
 #include "db/online_copy.h"
 #include "migrate/migrator.h"
 #include "util/sha256.h"
+#include "db/transaction.h"
 
 namespace cairn {
 namespace detail {
 namespace {
 
-constexpr const char* kBeginRead = "BEGIN";
 constexpr const char* kPinSnapshot = "SELECT count(*) FROM sqlite_master";
-constexpr const char* kEndRead = "COMMIT";
 constexpr const char* kRevision = "SELECT revision FROM registry_state WHERE id = 1";
 constexpr const char* kUserVersion = "PRAGMA user_version";
 constexpr const char* kApplicationIdQuery = "PRAGMA application_id";
@@ -262,27 +261,22 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
     BackupInfo info;
     {
       auto source = db.lease_reader();
-      source->exec(kBeginRead);
+      db::Transaction read(*source);  // one snapshot for the whole copy
       source->query_int(kPinSnapshot);
       info.last_revision = source->query_int(kRevision);
       info.schema_version = static_cast<int>(source->query_int(kUserVersion));
-      try {
-        db::Connection target(temp.path(), db::Connection::Mode::read_write, 5000);
-        if (!db::copy_database(*source, target, std::max(1, options.pages_per_step),
-                               options.progress)) {
-          fail(errc::backup_failed, dest, "cancelled");
-        }
-        // A standalone file: no -wal beside it when it is opened later.
-        target.exec("PRAGMA journal_mode = DELETE");
-        db::Statement check = target.prepare("PRAGMA quick_check");
-        if (!check.step() || check.column_text(0) != "ok") {
-          fail(errc::backup_failed, dest, "the copy fails quick_check");
-        }
-      } catch (...) {
-        sqlite3_exec(source->handle(), kEndRead, nullptr, nullptr, nullptr);
-        throw;
+      db::Connection target(temp.path(), db::Connection::Mode::read_write, 5000);
+      if (!db::copy_database(*source, target, std::max(1, options.pages_per_step),
+                             options.progress)) {
+        fail(errc::backup_failed, dest, "cancelled");
       }
-      source->exec(kEndRead);
+      // A standalone file: no -wal beside it when it is opened later.
+      target.exec("PRAGMA journal_mode = DELETE");
+      db::Statement check = target.prepare("PRAGMA quick_check");
+      if (!check.step() || check.column_text(0) != "ok") {
+        fail(errc::backup_failed, dest, "the copy fails quick_check");
+      }
+      read.commit();
     }
     sync_file(temp.path());
 

@@ -233,4 +233,16 @@ std::int64_t Connection::query_int(const char* sql) {
   return stmt.column_int(0);
 }
 
+Statement Connection::prepare_once(const std::string& sql) {
+  return Statement(compile(sql.c_str(), false), handle(), nullptr, true);
+}
+
+bool Connection::try_exec(const char* sql) noexcept {
+  return sqlite3_exec(handle(), sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(handle()); }
+
+bool Connection::in_transaction() const noexcept { return sqlite3_get_autocommit(handle()) == 0; }
+
 }  // namespace cairn::db

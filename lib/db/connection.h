@@ -101,6 +101,16 @@ class Connection {
 
   // A pragma or query that returns one integer (e.g. "PRAGMA user_version").
   std::int64_t query_int(const char* sql);
+  // A statement built at run time (it names a table, say): compiled for one
+  // use, not cached.
+  Statement prepare_once(const std::string& sql);
+  // Runs `sql` and reports whether it succeeded, never throwing: for ending a
+  // transaction while an error is already on its way out.
+  bool try_exec(const char* sql) noexcept;
+  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  std::int64_t changes() const noexcept;
+  // Whether a transaction is open (BEGIN without COMMIT or ROLLBACK yet).
+  bool in_transaction() const noexcept;
 
   sqlite3* handle() const noexcept { return db_.getHandle(); }
   // Safe to call from any thread (stats).

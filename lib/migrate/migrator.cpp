@@ -7,6 +7,7 @@
 #include "cairn/error.h"
 #include "cairn/registry.h"
 #include "migrate/schema.h"
+#include "db/transaction.h"
 
 namespace cairn::detail {
 namespace {
@@ -33,23 +34,6 @@ constexpr const char* kUserVersionQuery = "PRAGMA user_version";
 
 std::string step_name(const Migration& m) { return fmt::format("{:04d}_{}", m.version, m.name); }
 
-// Runs `sql` in a transaction of its own that is rolled back on any error.
-class StepTransaction {
- public:
-  explicit StepTransaction(db::Connection& conn) : conn_(conn) { conn_.exec("BEGIN IMMEDIATE"); }
-  ~StepTransaction() {
-    if (open_) sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    conn_.exec("COMMIT");
-    open_ = false;
-  }
-
- private:
-  db::Connection& conn_;
-  bool open_ = true;
-};
-
 }  // namespace
 
 Migrator::Migrator(db::Connection& conn, const std::vector<Migration>& chain,
@@ -67,16 +51,10 @@ Migrator::Migrator(db::Connection& conn, const std::vector<Migration>& chain,
 int Migrator::check(SchemaRule rule) {
   // One read transaction: a concurrent migrator's commit cannot fall between
   // the reads below. (Inside the caller's transaction, it is already one.)
-  const bool own_read = sqlite3_get_autocommit(conn_.handle()) != 0;
-  if (own_read) conn_.exec("BEGIN");
-  try {
-    const int version = check_in_transaction(rule);
-    if (own_read) conn_.exec("COMMIT");
-    return version;
-  } catch (...) {
-    if (own_read) sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  db::Transaction read(conn_, db::Begin::deferred, db::Nesting::join);
+  const int version = check_in_transaction(rule);
+  read.commit();
+  return version;
 }
 
 int Migrator::check_in_transaction(SchemaRule rule) {
@@ -180,7 +158,7 @@ Migrator::UpResult Migrator::up(std::optional<int> target) {
 
 bool Migrator::apply(const Migration& step, std::optional<int> from) {
   const auto started = std::chrono::steady_clock::now();
-  StepTransaction tx(conn_);
+  db::Transaction tx(conn_, db::Begin::immediate);
   // Another migrator may have applied this step while we waited for the lock.
   const auto current = static_cast<int>(conn_.query_int(kUserVersionQuery));
   if (current >= step.version) return false;

@@ -46,14 +46,12 @@ std::string quote_identifier(std::string_view identifier) {
 
 std::int64_t row_count(db::Connection& conn, const std::string& table) {
   const std::string sql = "SELECT count(*) FROM " + quote_identifier(table);
-  sqlite3_stmt* stmt = nullptr;
-  std::int64_t n = 0;
-  if (sqlite3_prepare_v2(conn.handle(), sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-      sqlite3_step(stmt) == SQLITE_ROW) {
-    n = sqlite3_column_int64(stmt, 0);
+  try {
+    db::Statement stmt = conn.prepare_once(sql);
+    return stmt.step() ? stmt.column_int(0) : 0;
+  } catch (const Error&) {
+    return 0;  // a table that cannot be counted is reported by the schema check
   }
-  sqlite3_finalize(stmt);
-  return n;
 }
 
 std::map<std::string, std::int64_t> row_counts(db::Connection& conn, const SchemaObjects& schema) {

@@ -11,6 +11,7 @@
 
 #include "stores/transfer.h"
 #include "stores/validate.h"
+#include "db/transaction.h"
 
 namespace cairn::detail {
 namespace {
@@ -123,9 +124,8 @@ std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptio
   const Timestamp now = ctx.now();
   ctx.read([&](db::Connection& conn) {
     // One read transaction: the export is one snapshot while writers go on.
-    const bool own = !ctx.owns_transaction();
-    if (own) conn.exec("BEGIN");
-    try {
+    db::Transaction read(conn, db::Begin::deferred, db::Nesting::join);
+    {
       out << header().dump() << '\n';
       for (const KindTransfer* t : kExportOrder) {
         if (!wanted(options, t->kind)) continue;
@@ -135,10 +135,7 @@ std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptio
           ++records;
         });
       }
-      if (own) conn.exec("COMMIT");
-    } catch (...) {
-      if (own) sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
+      read.commit();
     }
   });
   out.flush();

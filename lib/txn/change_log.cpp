@@ -190,7 +190,7 @@ std::size_t compact_change_log(db::Connection& conn, const RetentionPolicy& poli
   }
   if (through <= 0) return 0;
   conn.prepare(kDeleteThrough).bind_int(1, through).run();
-  return static_cast<std::size_t>(sqlite3_changes(conn.handle()));
+  return static_cast<std::size_t>(conn.changes());
 }
 
 }  // namespace cairn::detail

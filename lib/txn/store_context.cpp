@@ -164,7 +164,7 @@ void StoreContext::commit(int depth) {
   } catch (...) {
     note_failure();
     // A failed COMMIT may leave the transaction open: end it, publish nothing.
-    sqlite3_exec(w.handle(), kRollback, nullptr, nullptr, nullptr);
+    w.try_exec(kRollback);
     finish_outermost();
     throw;
   }
@@ -177,14 +177,13 @@ void StoreContext::rollback(int depth) noexcept {
   db::Connection& w = db_->writer();
   if (depth > 0) {
     // ROLLBACK TO keeps the savepoint open; RELEASE then drops it.
-    int rc = sqlite3_exec(w.handle(), kRollbackTo, nullptr, nullptr, nullptr);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(w.handle(), kRelease, nullptr, nullptr, nullptr);
+    const bool undone = w.try_exec(kRollbackTo) && w.try_exec(kRelease);
     const Savepoint mark = savepoints_.back();
     savepoints_.pop_back();
     pending_.resize(mark.pending_events);
     revision_ = mark.revision;
     --depth_;
-    if (rc == SQLITE_OK) return;
+    if (undone) return;
     // The savepoint could not be undone: the whole transaction must go, or
     // its outer part would commit the inner writes.
     while (depth_ > 0) {
@@ -192,7 +191,7 @@ void StoreContext::rollback(int depth) noexcept {
       --depth_;
     }
   }
-  sqlite3_exec(w.handle(), kRollback, nullptr, nullptr, nullptr);
+  w.try_exec(kRollback);
   finish_outermost();
 }
 
