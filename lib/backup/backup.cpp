@@ -23,9 +23,9 @@
 #include "cairn/registry.h"
 #include "db/files.h"
 #include "db/online_copy.h"
+#include "db/transaction.h"
 #include "migrate/migrator.h"
 #include "util/sha256.h"
-#include "db/transaction.h"
 
 namespace cairn {
 namespace detail {

@@ -13,14 +13,13 @@ Transaction::~Transaction() {
 
 void Transaction::commit() {
   if (!active_) return;
+  active_ = false;
   try {
     conn_.exec("COMMIT");
   } catch (...) {
     conn_.try_exec("ROLLBACK");  // a failed COMMIT may leave it open
-    active_ = false;
     throw;
   }
-  active_ = false;
 }
 
 }  // namespace cairn::db

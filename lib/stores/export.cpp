@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "db/transaction.h"
 #include "stores/transfer.h"
 #include "stores/validate.h"
-#include "db/transaction.h"
 
 namespace cairn::detail {
 namespace {
@@ -125,18 +125,16 @@ std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptio
   ctx.read([&](db::Connection& conn) {
     // One read transaction: the export is one snapshot while writers go on.
     db::Transaction read(conn, db::Begin::deferred, db::Nesting::join);
-    {
-      out << header().dump() << '\n';
-      for (const KindTransfer* t : kExportOrder) {
-        if (!wanted(options, t->kind)) continue;
-        t->export_all(conn, now, [&](nlohmann::json&& record) {
-          out << nlohmann::json{{"kind", to_string(t->kind)}, {"record", std::move(record)}}.dump()
-              << '\n';
-          ++records;
-        });
-      }
-      read.commit();
+    out << header().dump() << '\n';
+    for (const KindTransfer* t : kExportOrder) {
+      if (!wanted(options, t->kind)) continue;
+      t->export_all(conn, now, [&](nlohmann::json&& record) {
+        out << nlohmann::json{{"kind", to_string(t->kind)}, {"record", std::move(record)}}.dump()
+            << '\n';
+        ++records;
+      });
     }
+    read.commit();
   });
   out.flush();
   if (!out) throw Error(errc::io_error, "export: the output could not be written");
