@@ -16,6 +16,7 @@
 #include "db/database.h"
 #include "db/files.h"
 #include "db/online_copy.h"
+#include "db/transaction.h"
 #include "events/event_bus.h"
 #include "migrate/migrator.h"
 #include "stores/export.h"
@@ -23,7 +24,6 @@
 #include "stores/triggers.h"
 #include "txn/change_log.h"
 #include "txn/store_context.h"
-#include "db/transaction.h"
 
 namespace cairn {
 namespace detail {
@@ -151,7 +151,11 @@ class RegistryImpl {
                               version, migrator.latest()));
     }
     if (version > 0 && ctx.options().backup_before_migrate && !db.in_memory()) {
-      result.backup = backup_before_migrating(db, target);
+      // Inside the run: of several migrators of one file, only the one that
+      // migrates it backs it up.
+      migrator.before_steps = [&](int from) {
+        if (from > 0) result.backup = backup_before_migrating(db, target);
+      };
     }
     // schema.migrated is written in the last step's transaction: a crash or
     // an I/O error never leaves the steps applied without it. Concurrent
@@ -185,18 +189,16 @@ class RegistryImpl {
   std::optional<std::filesystem::path> backup_before_migrating(db::Database& db, int target) {
     db::Connection& writer = db.writer();
     db::Transaction hold(writer, db::Begin::immediate);
-    {
-      std::optional<std::filesystem::path> path;
-      const auto version = static_cast<int>(writer.query_int("PRAGMA user_version"));
-      if (version > 0 && version < target) {
-        const auto name = fmt::format("{}.pre-migrate-v{}", db.path().filename().string(), version);
-        path = write_backup(db, db.path().parent_path() / backup_file_name(name, ctx.now()), {},
-                            ctx.now())
-                   .path;
-      }
-      hold.commit();
-      return path;
+    std::optional<std::filesystem::path> path;
+    const auto version = static_cast<int>(writer.query_int("PRAGMA user_version"));
+    if (version > 0 && version < target) {
+      const auto name = fmt::format("{}.pre-migrate-v{}", db.path().filename().string(), version);
+      path = write_backup(db, db.path().parent_path() / backup_file_name(name, ctx.now()), {},
+                          ctx.now())
+                 .path;
     }
+    hold.commit();
+    return path;
   }
 
   // Switching a new file to WAL needs a moment alone with it, and SQLite

@@ -10,6 +10,8 @@
 // engine's basic rules; this file does not repeat them.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -709,6 +711,53 @@ enum class Verb { open, migrate };
 }
 
 }  // namespace
+
+TEST_CASE("migrate: a run waits for another run of the same file, then times out as busy") {
+  test::TempDir dir;
+  const auto path = dir / "registry.db";
+  make_v1_registry(path);
+  // Another process in the middle of a migration run holds its lock file.
+  const fs::path lock_path = path.native() + "-migrate.lock";
+  const int held = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  // SQLite's own -wal and -shm come and go with connections; every other
+  // file must stay as it is.
+  const auto files = [&] {
+    auto out = test::snapshot(dir.path());
+    std::erase_if(out, [](const auto& entry) {
+      return entry.first.ends_with("-wal") || entry.first.ends_with("-shm");
+    });
+    return out;
+  };
+  const auto before = files();
+
+  cairn::Options options;
+  options.busy_timeout_ms = 200;
+  try {
+    (void)Registry::open(path, options);
+    FAIL("the open migrated while another run held the lock");
+  } catch (const cairn::Error& e) {
+    CHECK(e.code() == errc::busy);
+    CHECK(std::string_view(e.what()).find(path.string()) != std::string_view::npos);
+  }
+  // Refused before anything was written: no pre-migration backup, no step.
+  CHECK(files() == before);
+  CHECK(test::query_value(path, "PRAGMA user_version") == "1");
+
+  // Once the other run is done, the open migrates, reports the whole range
+  // and leaves no lock file behind.
+  ::close(held);
+  {
+    auto reg = Registry::open(path, options);
+    CHECK(reg.schema_version() == latest());
+    const auto events = reg.changes(1);
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.back().topic == "schema.migrated");
+    CHECK(*events.back().after == json{{"from", 1}, {"to", latest()}});
+  }
+  CHECK_FALSE(fs::exists(lock_path));
+}
 
 TEST_CASE("migrate: four processes migrating one file at once apply each migration once") {
   constexpr int kRounds = 20;

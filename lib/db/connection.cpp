@@ -160,7 +160,8 @@ SQLite::Database open_database(const std::filesystem::path& path, Connection::Mo
 }  // namespace
 
 Connection::Connection(const std::filesystem::path& path, Mode mode, int busy_timeout_ms)
-    : db_(open_database(path, mode, busy_timeout_ms)) {
+    : path_(path), busy_timeout_ms_(busy_timeout_ms),
+      db_(open_database(path, mode, busy_timeout_ms)) {
   harden();
   // Only the registry's writer checkpoints (Database::on_wal_commit), even
   // when a read-only connection is the last to close.
@@ -170,7 +171,8 @@ Connection::Connection(const std::filesystem::path& path, Mode mode, int busy_ti
 }
 
 Connection::Connection(InMemory, int busy_timeout_ms)
-    : db_(":memory:", SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+    : busy_timeout_ms_(busy_timeout_ms),
+      db_(":memory:", SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
           busy_timeout_ms) {
   harden();
 }

@@ -112,6 +112,10 @@ class Connection {
   // Whether a transaction is open (BEGIN without COMMIT or ROLLBACK yet).
   bool in_transaction() const noexcept;
 
+  // The file, as opened (empty for memory()), and the busy timeout it waits.
+  const std::filesystem::path& path() const noexcept { return path_; }
+  int busy_timeout_ms() const noexcept { return busy_timeout_ms_; }
+
   sqlite3* handle() const noexcept { return db_.getHandle(); }
   // Safe to call from any thread (stats).
   std::size_t statements_cached() const noexcept { return cached_count_.load(); }
@@ -127,6 +131,8 @@ class Connection {
   void harden();
   sqlite3_stmt* compile(const char* sql, bool persistent);
 
+  std::filesystem::path path_;
+  int busy_timeout_ms_;
   SQLite::Database db_;
   // Declared after db_: finalized (in ~Connection) before the database closes.
   std::unordered_map<const char*, Cached> cache_;

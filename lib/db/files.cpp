@@ -1,12 +1,14 @@
 #include "db/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -82,6 +84,45 @@ std::int64_t file_size_or_zero(const std::filesystem::path& path) noexcept {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
   return static_cast<std::int64_t>(st.st_size);
+}
+
+RunLock::RunLock(const std::filesystem::path& database, std::chrono::milliseconds timeout)
+    : path_(database.native() + "-migrate.lock") {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("open", path_);
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      // The holder before us removes the file when it is done: the lock
+      // counts only while it is on the file that has the name.
+      struct stat held {};
+      struct stat named {};
+      if (::fstat(fd, &held) == 0 && ::lstat(path_.c_str(), &named) == 0 &&
+          held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+        fd_ = fd;
+        return;
+      }
+      ::close(fd);
+      continue;
+    }
+    const int err = errno;
+    ::close(fd);
+    if (err != EWOULDBLOCK) {
+      errno = err;
+      throw_errno("flock", path_);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Error(errc::busy, fmt::format("{}: another process is migrating this registry (it "
+                                          "holds {} past the busy timeout)",
+                                          database.string(), path_.string()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+RunLock::~RunLock() {
+  ::unlink(path_.c_str());  // while still held: nobody else can be using it
+  ::close(fd_);
 }
 
 }  // namespace cairn::db

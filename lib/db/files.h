@@ -2,6 +2,7 @@
 // a look at a file before SQLite touches it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 
@@ -32,5 +33,24 @@ void sync_directory(const std::filesystem::path& dir);
 
 // Size in bytes, or 0 when the file is missing.
 std::int64_t file_size_or_zero(const std::filesystem::path& path) noexcept;
+
+// One run of several transactions (a migration: one transaction per step) at
+// a time per database, across threads and processes: an exclusive flock on
+// `<database>-migrate.lock`, created 0600 (never through a symlink) and
+// removed by the holder when it is done. It must be a file of its own: a
+// close() of any descriptor of the database file would drop SQLite's own
+// POSIX locks on it. Throws Error(busy) when another holder keeps it past
+// `timeout`, and Error(io_error) when the file cannot be made.
+class RunLock {
+ public:
+  RunLock(const std::filesystem::path& database, std::chrono::milliseconds timeout);
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
 
 }  // namespace cairn::db

@@ -6,8 +6,9 @@
 
 #include "cairn/error.h"
 #include "cairn/registry.h"
-#include "migrate/schema.h"
+#include "db/files.h"
 #include "db/transaction.h"
+#include "migrate/schema.h"
 
 namespace cairn::detail {
 namespace {
@@ -146,7 +147,17 @@ Migrator::UpResult Migrator::up(std::optional<int> target) {
                 fmt::format("migrate up: target version {} is outside 0..{}", *target, latest()));
   }
   UpResult result{.version = check()};
-  const std::vector<Migration> steps = pending(result.version, target);
+  std::vector<Migration> steps = pending(result.version, target);
+  // One run at a time: a run that applied the first steps and then found the
+  // rest applied by another run would report neither its steps nor the
+  // version it started from, and the schema.migrated events would skip them.
+  std::optional<db::RunLock> run;
+  if (!steps.empty() && !conn_.path().empty()) {
+    run.emplace(conn_.path(), std::chrono::milliseconds(conn_.busy_timeout_ms()));
+    result.version = check();  // where the run before ours left it
+    steps = pending(result.version, target);
+  }
+  if (!steps.empty() && before_steps) before_steps(result.version);
   for (const Migration& step : steps) {
     std::optional<int> from;
     if (&step == &steps.back()) from = result.applied_from.value_or(step.version - 1);

@@ -65,8 +65,11 @@ class Migrator {
     std::optional<int> applied_from{};  // set when this call applied steps: the version before
   };
 
-  // Applies the pending steps up to `target` (default: the last). A step that
-  // another migrator applied meanwhile is skipped, and not reported as ours.
+  // Applies the pending steps up to `target` (default: the last), as one run:
+  // on a file, runs of other connections and processes wait for this one
+  // (db::RunLock, up to the connection's busy timeout, then errc::busy), so
+  // a run's steps follow each other. A step that a migrator without the lock
+  // applied meanwhile is skipped, and not reported as ours.
   // A failing step is rolled back whole and throws migration_failed naming
   // it; the steps before it stay applied.
   UpResult up(std::optional<int> target = {});
@@ -78,6 +81,10 @@ class Migrator {
   // writes (the schema.migrated change-log row) commits with that step or not
   // at all. May be empty.
   std::function<void(db::Connection&, int from, int to)> on_last_step;
+  // Runs once in up(), holding the run lock, before the first step, with the
+  // version the run starts from; not at all when no step is pending. What it
+  // throws ends the run with nothing applied. May be empty.
+  std::function<void(int from)> before_steps;
 
  private:
   int check_in_transaction(SchemaRule rule);
