@@ -169,11 +169,12 @@ BackupInfo read_manifest(const std::filesystem::path& backup) {
 // Manifests in `dir` whose backup file is gone, read as cairn manifests.
 std::vector<std::filesystem::path> orphan_manifests(const std::filesystem::path& dir) {
   constexpr std::string_view kSuffix = ".manifest.json";
+  constexpr std::string_view kBackupSuffix = ".db.manifest.json";  // of a backup's manifest
   std::vector<std::filesystem::path> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!name.ends_with(kSuffix) || !name.ends_with(".db" + std::string(kSuffix))) continue;
+    if (!name.ends_with(kBackupSuffix)) continue;
     const std::filesystem::path backup =
         entry.path().string().substr(0, entry.path().string().size() - kSuffix.size());
     if (db::inspect_file(backup) != db::FileKind::missing) continue;

@@ -139,7 +139,10 @@ std::string sqlite_uri(const std::filesystem::path& path, std::string_view query
       uri += fmt::format("%{:02X}", c);
     }
   }
-  if (!query.empty()) uri += "?" + std::string(query);
+  if (!query.empty()) {
+    uri += '?';
+    uri += query;
+  }
   return uri;
 }
 
