@@ -120,19 +120,5 @@ struct RestoreResult {
 RestoreResult restore(const std::filesystem::path& backup, const std::filesystem::path& target,
                       const RestoreOptions& options = {});
 
-// ---- Export and import (JSON Lines; Registry::export_records) ----
-
-struct ExportOptions {
-  // Only these kinds (app, pool, memory_block, config, torrent_session,
-  // torrent, kv). Empty: every durable kind.
-  std::vector<Kind> kinds{};
-};
-
-struct ImportResult {
-  std::size_t lines = 0;    // lines read, the header included
-  std::size_t records = 0;  // records written
-  Revision revision = 0;    // the import's revision (0: nothing written)
-};
-
 }  // namespace cairn
 CAIRN_API_END

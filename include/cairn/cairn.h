@@ -8,4 +8,8 @@
 #include "cairn/options.h"
 #include "cairn/records.h"
 #include "cairn/registry.h"
+#include "cairn/stats.h"
 #include "cairn/stores.h"
+#include "cairn/transfer.h"
+#include "cairn/tx.h"
+#include "cairn/version.h"

@@ -22,7 +22,11 @@
 #include "cairn/events.h"
 #include "cairn/options.h"
 #include "cairn/records.h"
+#include "cairn/stats.h"
 #include "cairn/stores.h"
+#include "cairn/transfer.h"
+#include "cairn/tx.h"
+#include "cairn/version.h"
 #include "cairn/export.h"
 
 CAIRN_API_BEGIN
@@ -31,80 +35,8 @@ namespace cairn {
 CAIRN_DETAIL_BEGIN
 namespace detail {
 class RegistryImpl;
-class StoreContext;
 }  // namespace detail
 CAIRN_DETAIL_END
-
-// A write transaction, as a guard: it rolls back in its destructor unless
-// commit() ran. Opened by Registry::begin() on the calling thread, and usable
-// only on that thread. Opened while the thread already has one, it is a
-// savepoint inside it: committing it releases the savepoint, rolling it back
-// undoes only its own writes. The outermost commit makes everything durable
-// and takes one new revision for all the records changed inside.
-class Tx {
- public:
-  Tx(Tx&& other) noexcept;
-  Tx& operator=(Tx&&) = delete;
-  ~Tx();
-
-  AppStore apps();
-  PoolStore pools();
-  MemoryBlockStore blocks();
-  ConfigStore config();
-  TorrentStore torrents();
-  TorrentSessionStore torrent_session();
-  KvStore kv(std::string_view name_space);
-
-  // Throws on failure, after rolling back: nothing of the transaction is kept.
-  void commit();
-  // Never throws. A no-op when already committed or rolled back.
-  void rollback() noexcept;
-  bool active() const noexcept { return active_; }
-
- private:
-  friend class Registry;
-  Tx(detail::StoreContext* ctx, int depth) : ctx_(ctx), depth_(depth) {}
-  detail::StoreContext* ctx_;
-  int depth_;  // 0: the outermost transaction; n > 0: savepoint n
-  bool active_ = true;
-};
-
-struct SubscriberStats {
-  std::string name{};              // empty for an anonymous subscription
-  Revision delivered = 0;        // last revision handled
-  Revision lag = 0;              // revisions behind the registry's last one
-  std::int64_t events_delivered = 0;
-  std::int64_t handler_failures = 0;
-  std::int64_t resyncs = 0;
-};
-
-struct Stats {
-  std::string path{};               // ":memory:" for an in-memory registry
-  int schema_version = 0;
-  std::int64_t database_bytes = 0;
-  std::int64_t wal_bytes = 0;
-  std::int64_t page_size = 0;
-  std::int64_t page_count = 0;
-  std::int64_t freelist_pages = 0;
-  std::int64_t apps = 0, pools = 0, memory_blocks = 0, config_entries = 0;
-  std::int64_t torrents = 0, kv_entries = 0;  // kv_entries counts expired ones not yet purged
-  std::int64_t triggers = 0;                  // live, in this process
-  Revision last_revision = 0;
-  Revision oldest_revision = 0;   // oldest revision kept in the change log (0: empty)
-  std::int64_t statements_cached = 0;
-  std::vector<SubscriberStats> subscribers{};
-  std::int64_t events_delivered = 0;   // over every subscriber, this process
-  std::int64_t handler_failures = 0;
-  // The last backup this process took (scheduled or not); empty path: none.
-  std::string last_backup_path{};
-  Timestamp last_backup_at = 0;
-  std::int64_t last_backup_duration_ms = 0;
-  // Conditions an operator should look at, one sentence each: the WAL past
-  // Options::journal_size_limit (a reader holds an old snapshot).
-  std::vector<std::string> warnings{};
-};
-
-void to_json(nlohmann::json& j, const Stats& s);
 
 class Registry {
  public:
@@ -218,10 +150,6 @@ class Registry {
   CAIRN_HIDDEN explicit Registry(std::unique_ptr<detail::RegistryImpl> impl);
   std::unique_ptr<detail::RegistryImpl> impl_;
 };
-
-// The version of this library ("0.1.0") and the newest schema it knows.
-const char* version() noexcept;
-int latest_schema_version() noexcept;
 
 }  // namespace cairn
 CAIRN_API_END

@@ -20,7 +20,7 @@
 #include <fmt/format.h>
 
 #include "cairn/error.h"
-#include "cairn/registry.h"
+#include "cairn/version.h"
 #include "db/files.h"
 #include "db/online_copy.h"
 #include "db/transaction.h"

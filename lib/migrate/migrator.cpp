@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cairn/error.h"
-#include "cairn/registry.h"
+#include "cairn/version.h"
 #include "db/files.h"
 #include "db/transaction.h"
 #include "migrate/schema.h"
