@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "cairn/records.h"
+#include "cairn/events.h"
 #include "cairn/export.h"
 
 CAIRN_API_BEGIN
