@@ -15,10 +15,9 @@
 #include "backup/scheduler.h"
 #include "db/database.h"
 #include "db/files.h"
-#include "db/online_copy.h"
-#include "db/transaction.h"
 #include "events/event_bus.h"
-#include "migrate/migrator.h"
+#include "migrate/migration.h"
+#include "migrate/on_open.h"
 #include "stores/export.h"
 #include "stores/kv.h"
 #include "stores/triggers.h"
@@ -122,102 +121,10 @@ class RegistryImpl {
     if (maintenance.joinable()) maintenance.join();
   }
 
-  // Refuses a foreign, newer or edited database before anything is written,
-  // then configures the connection and applies pending migrations (up to
-  // `to`), backing up a registry that has data first.
   MigrateResult prepare_schema(std::optional<int> to = {}) {
-    db::Database& db = ctx.open_database();
-    Migrator migrator(db.writer(), embedded_migrations(), [this] { return ctx.now(); });
-    const int version = check_and_configure(db, migrator);
-    MigrateResult result{.from_version = version, .to_version = version};
-    const int target = std::min(to.value_or(migrator.latest()), migrator.latest());
-    if (ctx.options().read_only) {
-      if (version == 0) {
-        throw Error(errc::not_found,
-                    fmt::format("{}: the file holds no registry", db.path().string()));
-      }
-      if (version < target) {
-        throw Error(errc::migration_failed,
-                    fmt::format("{}: registry schema version {} is behind this library's {}, "
-                                "and a read-only open does not migrate (cairn migrate up)",
-                                db.path().string(), version, target));
-      }
-    }
-    if (version >= target) return result;
-    if (!ctx.options().migrate_on_open && version > 0) {
-      throw Error(errc::migration_failed,
-                  fmt::format("registry schema version {} is behind this library's {}; migrate "
-                              "it (cairn migrate up) or open with migrate_on_open",
-                              version, migrator.latest()));
-    }
-    if (version > 0 && ctx.options().backup_before_migrate && !db.in_memory()) {
-      // Inside the run: of several migrators of one file, only the one that
-      // migrates it backs it up.
-      migrator.before_steps = [&](int from) {
-        if (from > 0) result.backup = backup_before_migrating(db, target);
-      };
-    }
-    // schema.migrated is written in the last step's transaction: a crash or
-    // an I/O error never leaves the steps applied without it. Concurrent
-    // migrators: only the one that applied steps reports them.
-    std::vector<Change> migrated;
-    migrator.on_last_step = [&](db::Connection& conn, int from, int to) {
-      if (from == 0) return;  // a new registry: nothing was migrated
-      Change change{
-          .revision = allocate_revision(conn),
-          .index = 0,
-          .kind = Kind::registry,
-          .op = Op::migrated,
-          .topic = "schema.migrated",
-          .id = db.path().string(),
-          .before = std::nullopt,
-          .after = nlohmann::json{{"from", from}, {"to", to}}.dump(),
-          .at = ctx.now(),
-          .actor = ctx.options().actor,
-      };
-      append_change(conn, change);
-      migrated = {std::move(change)};
-    };
-    const Migrator::UpResult up = migrator.up(target);
-    result.to_version = up.version;
-    if (!migrated.empty() && ctx.on_commit) ctx.on_commit(std::move(migrated));
-    return result;
-  }
-
-  // The backup is taken holding the write lock, after looking again at the
-  // version: of several migrators of one file, only the first backs it up.
-  std::optional<std::filesystem::path> backup_before_migrating(db::Database& db, int target) {
-    db::Connection& writer = db.writer();
-    db::Transaction hold(writer, db::Begin::immediate);
-    std::optional<std::filesystem::path> path;
-    const auto version = static_cast<int>(writer.query_int("PRAGMA user_version"));
-    if (version > 0 && version < target) {
-      const auto name = fmt::format("{}.pre-migrate-v{}", db.path().filename().string(), version);
-      path = write_backup(db, db.path().parent_path() / backup_file_name(name, ctx.now()), {},
-                          ctx.now())
-                 .path;
-    }
-    hold.commit();
-    return path;
-  }
-
-  // Switching a new file to WAL needs a moment alone with it, and SQLite
-  // answers SQLITE_BUSY there without waiting (deadlock avoidance) when
-  // another process opens the same new file at the same time. Both steps are
-  // idempotent, so they are retried until the busy timeout.
-  int check_and_configure(db::Database& db, Migrator& migrator) {
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(ctx.options().busy_timeout_ms);
-    for (;;) {
-      try {
-        const int version = migrator.check();
-        db.configure();
-        return version;
-      } catch (const Error& e) {
-        if (e.code() != errc::busy || std::chrono::steady_clock::now() > deadline) throw;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+    return detail::prepare_schema(ctx, to, [this](const std::filesystem::path& dest) {
+      return write_backup(ctx.open_database(), dest, {}, ctx.now()).path;
+    });
   }
 
   void start_scheduled_backups() {
@@ -431,40 +338,8 @@ BackupInfo Registry::backup(const std::filesystem::path& dest, const BackupOptio
   return impl_->backup(dest, options);
 }
 
-// The restored file's change log is dropped, and one revision is skipped
-// before registry.restored: every subscriber, live here, in another process,
-// or named and resuming later, finds a gap before that event and gets
-// registry.resync_required, so none takes the backup's history for new writes
-// or receives a revision number it handled again with other content. Named
-// positions are this registry's, not the backup's: they are carried over.
 void Registry::restore_from(const std::filesystem::path& backup) {
-  const BackupInfo info = verify_backup(backup);
-  detail::StoreContext& ctx = impl_->ctx;
-  Revision before = 0;
-  std::vector<std::pair<std::string, Revision>> positions;
-  ctx.replace_then_write(
-      [&](db::Connection& writer) {
-        before = detail::current_revision(writer);
-        positions = detail::acked_revisions(writer);
-        db::Connection source(backup, db::Connection::Mode::read_only_immutable, 0);
-        try {
-          db::copy_database(source, writer);
-        } catch (const Error& e) {
-          throw Error(e.code_value(), fmt::format("restore from {}: {}", backup.string(), e.what()),
-                      e.sqlite_code());
-        }
-        detail::Migrator(writer, detail::embedded_migrations(), [&] { return ctx.now(); }).up();
-      },
-      [&](detail::Writer& w) {
-        const Revision restored = detail::current_revision(w.db());
-        detail::clear_change_log(w.db());
-        detail::replace_acked_revisions(w.db(), positions, w.now());
-        detail::set_current_revision(w.db(), std::max(restored, before) + 1);
-        w.record(Kind::registry, Op::restored, "registry.restored", backup.string(),
-                 std::nullopt,
-                 nlohmann::json(info).dump(-1, ' ', false,
-                                           nlohmann::json::error_handler_t::replace));
-      });
+  detail::restore_into(impl_->ctx, backup);
 }
 
 const std::filesystem::path& Registry::path() const { return impl_->ctx.open_database().path(); }

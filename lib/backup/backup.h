@@ -7,6 +7,7 @@
 
 #include "cairn/backup.h"
 #include "db/database.h"
+#include "txn/store_context.h"
 
 namespace cairn::detail {
 
@@ -25,6 +26,10 @@ using PublishBackup = std::function<void(const BackupInfo&, const PlaceBackup& p
 BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
                         const BackupOptions& options, Timestamp now,
                         const PublishBackup& publish = {});
+
+// Replaces the registry's content with a verified backup through its own
+// writer (Registry::restore_from). Throws errc::restore_refused.
+void restore_into(StoreContext& ctx, const std::filesystem::path& backup);
 
 // Removes temp files of backups or restores whose process is gone.
 void remove_stale_temp_files(const std::filesystem::path& dir);

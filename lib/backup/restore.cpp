@@ -22,13 +22,16 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "backup/backup.h"
 #include "cairn/error.h"
 #include "db/connection.h"
 #include "db/files.h"
+#include "db/online_copy.h"
 #include "migrate/migration.h"
 #include "migrate/migrator.h"
+#include "txn/change_log.h"
 #include "util/sha256.h"
 
 namespace cairn {
@@ -159,6 +162,42 @@ Prepared migrate_copy(const std::filesystem::path& copy) {
 }
 
 }  // namespace
+
+// Registry::restore_from. The restored file's change log is dropped, and one revision is skipped
+// before registry.restored: every subscriber, live here, in another process,
+// or named and resuming later, finds a gap before that event and gets
+// registry.resync_required, so none takes the backup's history for new writes
+// or receives a revision number it handled again with other content. Named
+// positions are this registry's, not the backup's: they are carried over.
+void restore_into(StoreContext& ctx, const std::filesystem::path& backup) {
+  const BackupInfo info = verify_backup(backup);
+  Revision before = 0;
+  std::vector<std::pair<std::string, Revision>> positions;
+  ctx.replace_then_write(
+      [&](db::Connection& writer) {
+        before = current_revision(writer);
+        positions = acked_revisions(writer);
+        db::Connection source(backup, db::Connection::Mode::read_only_immutable, 0);
+        try {
+          db::copy_database(source, writer);
+        } catch (const Error& e) {
+          throw Error(e.code_value(), fmt::format("restore from {}: {}", backup.string(), e.what()),
+                      e.sqlite_code());
+        }
+        Migrator(writer, embedded_migrations(), [&] { return ctx.now(); }).up();
+      },
+      [&](Writer& w) {
+        const Revision restored = current_revision(w.db());
+        clear_change_log(w.db());
+        replace_acked_revisions(w.db(), positions, w.now());
+        set_current_revision(w.db(), std::max(restored, before) + 1);
+        w.record(Kind::registry, Op::restored, "registry.restored", backup.string(),
+                 std::nullopt,
+                 nlohmann::json(info).dump(-1, ' ', false,
+                                           nlohmann::json::error_handler_t::replace));
+      });
+}
+
 }  // namespace detail
 
 RestoreResult restore(const std::filesystem::path& backup, const std::filesystem::path& target,

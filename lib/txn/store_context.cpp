@@ -1,6 +1,7 @@
 #include "txn/store_context.h"
 
 #include <chrono>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -136,6 +137,26 @@ void StoreContext::replace_then_write(const std::function<void(db::Connection&)>
     rollback(depth);
     throw;
   }
+}
+
+std::vector<Change> StoreContext::record_within(const std::function<void(Writer&)>& fn) {
+  db::Database& db = open_database();
+  std::lock_guard lock(db.writer_mutex());
+  // The writer's transaction is the caller's: this only lends it to a Writer.
+  struct Lend {
+    StoreContext& ctx;
+    ~Lend() {
+      ctx.pending_.clear();
+      ctx.revision_.reset();
+      ctx.depth_ = -1;
+      ctx.owner_.store(std::thread::id{});
+    }
+  } lend{*this};
+  owner_.store(std::this_thread::get_id());
+  depth_ = 0;
+  Writer writer(*this);
+  fn(writer);
+  return std::exchange(pending_, {});
 }
 
 void StoreContext::check_owner(int depth) const {

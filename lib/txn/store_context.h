@@ -122,6 +122,13 @@ class StoreContext {
   void replace_then_write(const std::function<void(db::Connection&)>& replace,
                           const std::function<void(Writer&)>& after);
 
+  // Runs fn(Writer&) on the writer inside a transaction that its caller
+  // already opened there (a migration step): nothing is begun or committed
+  // here, and no other thread may write meanwhile. Returns the events that fn
+  // recorded, for the caller to hand to on_commit once its transaction has
+  // committed.
+  std::vector<Change> record_within(const std::function<void(Writer&)>& fn);
+
   // The transaction protocol behind Tx. begin() returns the depth: 0 for
   // BEGIN IMMEDIATE, n > 0 for the n-th nested savepoint. commit/rollback
   // take the depth begin() returned, innermost first.
