@@ -1,6 +1,7 @@
 #include "events/event_bus.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -129,8 +130,12 @@ EventBus::~EventBus() { stop(); }
 void EventBus::publish(std::vector<Change>&& events) {
   if (events.empty()) return;
   const Revision revision = events.front().revision;
+  assert(std::all_of(events.begin(), events.end(),
+                     [&](const Change& c) { return c.revision == revision; }));
   {
     std::lock_guard lock(mu_);
+    // Under the writer lock: transactions arrive in revision order.
+    assert(incoming_.empty() || incoming_.rbegin()->first < revision);
     if (subscribers_.empty()) {
       // No one to deliver to: only the position moves.
       fanned_ = std::max(fanned_, revision);
@@ -214,6 +219,7 @@ void EventBus::dispatch_loop() {
 }
 
 void EventBus::fan_out_through(Revision target, std::unique_lock<std::mutex>& lock) {
+  assert(lock.owns_lock() && lock.mutex() == &mu_);
   while (fanned_ < target && !stopping_) {
     const Revision next = fanned_ + 1;
     if (auto it = incoming_.find(next); it != incoming_.end()) {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "cairn/events.h"
-#include "cairn/registry.h"
+#include "cairn/stats.h"
 #include "txn/change_log.h"
 #include "txn/store_context.h"
 

@@ -1,5 +1,6 @@
 #include "txn/store_context.h"
 
+#include <cassert>
 #include <chrono>
 #include <utility>
 
@@ -30,12 +31,15 @@ Timestamp Writer::now() const { return ctx_.now(); }
 const Options& Writer::options() const noexcept { return ctx_.options_; }
 
 Revision Writer::revision() {
+  assert(ctx_.owns_transaction());
   if (!ctx_.revision_) ctx_.revision_ = allocate_revision(db());
   return *ctx_.revision_;
 }
 
 void Writer::record(Kind kind, Op op, std::string_view topic, std::string_view id,
                     std::optional<std::string> before, std::optional<std::string> after) {
+  // The change log is written only inside this thread's write transaction.
+  assert(ctx_.owns_transaction());
   Change event{
       .revision = revision(),
       .index = static_cast<std::uint32_t>(ctx_.pending_.size()),
@@ -140,6 +144,8 @@ void StoreContext::replace_then_write(const std::function<void(db::Connection&)>
 }
 
 std::vector<Change> StoreContext::record_within(const std::function<void(Writer&)>& fn) {
+  // This thread must not hold the writer already (the mutex is not recursive).
+  assert(!owns_transaction());
   db::Database& db = open_database();
   std::lock_guard lock(db.writer_mutex());
   // The writer's transaction is the caller's: this only lends it to a Writer.
@@ -189,6 +195,8 @@ void StoreContext::commit(int depth) {
     finish_outermost();
     throw;
   }
+  // Still holding the writer: events leave in revision order.
+  assert(owns_transaction() && depth_ == 0);
   if (on_commit && !pending_.empty()) on_commit(std::move(pending_));
   finish_outermost();
 }
