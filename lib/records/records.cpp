@@ -3,6 +3,8 @@
 // typo or a newer exporter's field is reported instead of silently dropped.
 #include <array>
 #include <initializer_list>
+#include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "cairn/error.h"
 #include "cairn/records.h"
 #include "records/enum_names.h"
+#include "records/fields.h"
 #include "records/records_json.h"
 #include "records/torrent_session_fields.h"
 #include "util/base64.h"
@@ -70,6 +73,9 @@ class FieldReader {
   // Unknown fields are refused unless refuse_unknown is false (the torrent
   // session keeps them).
   FieldReader(const json& j, std::string noun, std::initializer_list<const char*> known,
+              bool refuse_unknown = true)
+      : FieldReader(j, std::move(noun), std::span(known.begin(), known.size()), refuse_unknown) {}
+  FieldReader(const json& j, std::string noun, std::span<const char* const> known,
               bool refuse_unknown = true)
       : j_(j), noun_(std::move(noun)) {
     if (!j.is_object()) fail("", fmt::format("must be a JSON object, not {}", j.type_name()));
@@ -211,11 +217,12 @@ class FieldReader {
     return key_.empty() ? noun_ : fmt::format("{} \"{}\"", noun_, key_.substr(0, 48));
   }
 
- private:
   const json* find(const char* field) const {
     auto it = j_.find(field);
     return it == j_.end() ? nullptr : &*it;
   }
+
+ private:
 
   [[noreturn]] void wrong_type(const std::string& field, const char* expected,
                                const json& v) const {
@@ -253,110 +260,83 @@ BlockType block_type_from_string(std::string_view s) {
   return value_of(kBlockTypes, s, "block type");
 }
 
-void to_json(json& j, const App& r) {
-  j = json{{"id", r.id},
-           {"pools", r.pools},
-           {"triggers", r.triggers},
-           {"meta", r.meta},
-           {"protocol_version", r.protocol_version},
-           {"registered", r.registered},
-           {"last_seen", r.last_seen},
-           {"rehydrated", r.rehydrated}};
-  put_stamps(j, r.created_at, r.updated_at, r.revision);
+// ---- The kinds with a field table (records/fields.h) ----
+
+namespace {
+
+template <class T>
+json json_value(const T& v) {
+  return json(v);
+}
+json json_value(PoolType t) { return to_string(t); }
+json json_value(BlockType t) { return to_string(t); }
+json json_value(const PoolPolicies& p) { return json{{"read", p.read}, {"write", p.write}}; }
+
+template <class R, class Fields>
+void table_to_json(json& j, const R& r, const Fields& fields) {
+  j = json::object();
+  detail::for_each_field(fields, [&](const auto& f, std::size_t) { j[f.name] = json_value(r.*f.member); });
 }
 
-void from_json(const json& j, App& r) {
-  FieldReader f(j, "app",
-                {"id", "pools", "triggers", "meta", "protocol_version", "registered", "last_seen",
-                 "rehydrated", "created_at", "updated_at", "revision"});
-  f.key("id", r.id);
-  f.strings("pools", r.pools);
-  f.strings("triggers", r.triggers);
-  f.any("meta", r.meta);
-  f.string("protocol_version", r.protocol_version);
-  f.integer("registered", r.registered);
-  f.integer("last_seen", r.last_seen);
-  f.boolean("rehydrated", r.rehydrated);
-  read_stamps(f, r);
+void read_field(FieldReader& f, const char* name, std::string& out) { f.string(name, out); }
+void read_field(FieldReader& f, const char* name, std::int64_t& out) { f.integer(name, out); }
+void read_field(FieldReader& f, const char* name, bool& out) { f.boolean(name, out); }
+void read_field(FieldReader& f, const char* name, std::vector<std::string>& out) {
+  f.strings(name, out);
 }
-
-void to_json(json& j, const Pool& r) {
-  j = json{{"name", r.name},
-           {"type", to_string(r.type)},
-           {"encrypted", r.encrypted},
-           {"owners", r.owners},
-           {"policies", {{"read", r.policies.read}, {"write", r.policies.write}}},
-           {"description", r.description},
-           {"config", r.config}};
-  put_stamps(j, r.created_at, r.updated_at, r.revision);
+void read_field(FieldReader& f, const char* name, json& out) { f.any(name, out); }
+void read_field(FieldReader& f, const char* name, PoolType& out) {
+  f.enumeration(name, kPoolTypes, out);
 }
-
-void from_json(const json& j, Pool& r) {
-  FieldReader f(j, "pool",
-                {"name", "type", "encrypted", "owners", "policies", "description", "config",
-                 "created_at", "updated_at", "revision"});
-  f.key("name", r.name);
-  f.enumeration("type", kPoolTypes, r.type);
-  f.boolean("encrypted", r.encrypted);
-  f.strings("owners", r.owners);
-  if (auto it = j.find("policies"); it != j.end()) {
-    if (!it->is_object()) f.fail("policies", "expected an object with read and write");
-    for (const auto& [key, value] : it->items()) {
-      if (key == "read") {
-        f.strings_of("policies.read", value, r.policies.read);
-      } else if (key == "write") {
-        f.strings_of("policies.write", value, r.policies.write);
-      } else {
-        f.fail("policies." + key, "unknown field");
-      }
+void read_field(FieldReader& f, const char* name, BlockType& out) {
+  f.enumeration(name, kBlockTypes, out);
+}
+void read_field(FieldReader& f, const char* name, PoolPolicies& out) {
+  const json* v = f.find(name);
+  if (!v) return;
+  if (!v->is_object()) f.fail(name, "expected an object with read and write");
+  for (const auto& [key, value] : v->items()) {
+    if (key == "read") {
+      f.strings_of(std::string(name) + ".read", value, out.read);
+    } else if (key == "write") {
+      f.strings_of(std::string(name) + ".write", value, out.write);
+    } else {
+      f.fail(std::string(name) + "." + key, "unknown field");
     }
   }
-  f.string("description", r.description);
-  f.any("config", r.config);
-  read_stamps(f, r);
 }
 
-void to_json(json& j, const MemoryBlock& r) {
-  j = json{{"id", r.id},
-           {"name", r.name},
-           {"pool", r.pool},
-           {"size", r.size},
-           {"type", to_string(r.type)},
-           {"permissions", r.permissions},
-           {"version", r.version},
-           {"persistent", r.persistent},
-           {"encrypted", r.encrypted},
-           {"config", r.config}};
-  put_stamps(j, r.created_at, r.updated_at, r.revision);
+// Strict: unknown fields are refused, and the id is read first so that every
+// later error names the record.
+template <class R, class Fields>
+void table_from_json(const json& j, R& r, const char* noun, const Fields& fields) {
+  const auto names = std::apply([](const auto&... f) { return std::array{f.name...}; }, fields);
+  FieldReader reader(j, noun, names);
+  detail::for_each_field(fields, [&](const auto& f, std::size_t) {
+    if (f.rule == detail::Rule::id) {
+      if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, std::string>) {
+        reader.key(f.name, r.*f.member);
+      }
+    }
+  });
+  detail::for_each_field(fields, [&](const auto& f, std::size_t) {
+    if (f.rule != detail::Rule::id) read_field(reader, f.name, r.*f.member);
+  });
 }
 
+}  // namespace
+
+void to_json(json& j, const App& r) { table_to_json(j, r, detail::kAppFields); }
+void from_json(const json& j, App& r) { table_from_json(j, r, "app", detail::kAppFields); }
+void to_json(json& j, const Pool& r) { table_to_json(j, r, detail::kPoolFields); }
+void from_json(const json& j, Pool& r) { table_from_json(j, r, "pool", detail::kPoolFields); }
+void to_json(json& j, const MemoryBlock& r) { table_to_json(j, r, detail::kMemoryBlockFields); }
 void from_json(const json& j, MemoryBlock& r) {
-  FieldReader f(j, "memory_block",
-                {"id", "name", "pool", "size", "type", "permissions", "version", "persistent",
-                 "encrypted", "config", "created_at", "updated_at", "revision"});
-  f.key("id", r.id);
-  f.string("name", r.name);
-  f.string("pool", r.pool);
-  f.integer("size", r.size);
-  f.enumeration("type", kBlockTypes, r.type);
-  f.any("permissions", r.permissions);
-  f.integer("version", r.version);
-  f.boolean("persistent", r.persistent);
-  f.boolean("encrypted", r.encrypted);
-  f.any("config", r.config);
-  read_stamps(f, r);
+  table_from_json(j, r, "memory_block", detail::kMemoryBlockFields);
 }
-
-void to_json(json& j, const ConfigEntry& r) {
-  j = json{{"key", r.key}, {"value", r.value}};
-  put_stamps(j, r.created_at, r.updated_at, r.revision);
-}
-
+void to_json(json& j, const ConfigEntry& r) { table_to_json(j, r, detail::kConfigFields); }
 void from_json(const json& j, ConfigEntry& r) {
-  FieldReader f(j, "config", {"key", "value", "created_at", "updated_at", "revision"});
-  f.key("key", r.key);
-  f.any("value", r.value);
-  read_stamps(f, r);
+  table_from_json(j, r, "config", detail::kConfigFields);
 }
 
 void to_json(json& j, const Torrent& r) { detail::torrent_to_json(j, r, true); }

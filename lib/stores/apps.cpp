@@ -1,6 +1,7 @@
 // AppStore: apps and their pool memberships (table app_pools), so that
 // "apps in a pool" is an index range rather than a scan of JSON text.
 #include "cairn/stores.h"
+#include "stores/columns.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
 #include "util/json_text.h"
@@ -9,106 +10,34 @@ namespace cairn {
 namespace detail {
 namespace {
 
-constexpr std::size_t kMaxProtocolVersionBytes = 64;
-
 struct AppCodec {
   using Record = App;
   using Query = AppQuery;
   static constexpr Kind kind = Kind::app;
   static constexpr const char* noun = "app";
 
-#define CAIRN_APP_COLUMNS                                                                  \
-  "id, pools, triggers, meta, protocol_version, registered, last_seen, rehydrated, " \
-  "created_at, updated_at, revision"
-#define CAIRN_APP_COLUMNS_A                                                                    \
-  "a.id, a.pools, a.triggers, a.meta, a.protocol_version, a.registered, a.last_seen, " \
-  "a.rehydrated, a.created_at, a.updated_at, a.revision"
-
-  static constexpr const char* kSelect = "SELECT " CAIRN_APP_COLUMNS " FROM apps WHERE id = ?";
-  static constexpr const char* kUpsert =
-      "INSERT INTO apps (" CAIRN_APP_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (id) DO UPDATE SET pools = excluded.pools, triggers = excluded.triggers, "
-      "meta = excluded.meta, protocol_version = excluded.protocol_version, "
-      "registered = excluded.registered, last_seen = excluded.last_seen, "
-      "rehydrated = excluded.rehydrated, created_at = excluded.created_at, updated_at = excluded.updated_at, "
-      "revision = excluded.revision";
-  static constexpr const char* kDelete = "DELETE FROM apps WHERE id = ?";
-  static constexpr const char* kList =
-      "SELECT " CAIRN_APP_COLUMNS " FROM apps WHERE id > ? ORDER BY id LIMIT ?";
-  static constexpr const char* kCount = "SELECT count(*) FROM apps";
-  static constexpr const char* kListInPool =
-      "SELECT " CAIRN_APP_COLUMNS_A " FROM app_pools m JOIN apps a ON a.id = m.app_id "
+  static inline const TableSql sql = table_sql("apps", kAppFields);
+  static inline const char* const kSelect = sql.select.c_str();
+  static inline const char* const kUpsert = sql.upsert.c_str();
+  static inline const char* const kDelete = sql.remove.c_str();
+  static inline const char* const kList = sql.list.c_str();
+  static inline const char* const kCount = sql.count.c_str();
+  static inline const std::string kListInPoolSql =
+      "SELECT " + column_list(kAppFields, "a.") +
+      " FROM app_pools m JOIN apps a ON a.id = m.app_id "
       "WHERE m.pool = ? AND m.app_id > ? ORDER BY m.app_id LIMIT ?";
+  static inline const char* const kListInPool = kListInPoolSql.c_str();
   static constexpr const char* kCountInPool = "SELECT count(*) FROM app_pools WHERE pool = ?";
   static constexpr const char* kDeleteMemberships = "DELETE FROM app_pools WHERE app_id = ?";
   static constexpr const char* kInsertMembership =
       "INSERT INTO app_pools (pool, app_id) VALUES (?, ?)";
-#undef CAIRN_APP_COLUMNS
-#undef CAIRN_APP_COLUMNS_A
 
   static std::string_view key(const App& a) { return a.id; }
-
-  // nlohmann::json(a).dump(), byte for byte (keys in sorted order), without
-  // building the JSON object: this image is written on every app write, and
-  // building it was a third of a put's instructions.
-  static std::string image(const App& a) {
-    std::string out = "{\"created_at\":" + std::to_string(a.created_at);
-    out += ",\"id\":\"" + a.id + "\"";  // keys need no escaping
-    out += ",\"last_seen\":" + std::to_string(a.last_seen);
-    out += ",\"meta\":";
-    append_json(out, a.meta);
-    out += ",\"pools\":" + keys_text(a.pools);
-    out += ",\"protocol_version\":";
-    append_json_string(out, a.protocol_version);
-    out += ",\"registered\":" + std::to_string(a.registered);
-    out += a.rehydrated ? ",\"rehydrated\":true" : ",\"rehydrated\":false";
-    out += ",\"revision\":" + std::to_string(a.revision);
-    out += ",\"triggers\":" + keys_text(a.triggers);
-    out += ",\"updated_at\":" + std::to_string(a.updated_at) + "}";
-    return out;
-  }
-
-  static App read_row(const db::Statement& s) {
-    return App{
-        .id = text_column(s, 0),
-        .pools = keys_column(s, 1),
-        .triggers = keys_column(s, 2),
-        .meta = json_column(s, 3),
-        .protocol_version = text_column(s, 4),
-        .registered = s.column_int(5),
-        .last_seen = s.column_int(6),
-        .rehydrated = s.column_int(7) != 0,
-        .created_at = s.column_int(8),
-        .updated_at = s.column_int(9),
-        .revision = s.column_int(10),
-    };
-  }
-
-  static void bind_row(db::Statement& s, const App& a) {
-    std::string meta;
-    append_json(meta, a.meta);
-    s.bind_text(1, a.id)
-        .bind_text(2, keys_text(a.pools))
-        .bind_text(3, keys_text(a.triggers))
-        .bind_text(4, meta)
-        .bind_text(5, a.protocol_version)
-        .bind_int(6, a.registered)
-        .bind_int(7, a.last_seen)
-        .bind_int(8, a.rehydrated ? 1 : 0)
-        .bind_int(9, a.created_at)
-        .bind_int(10, a.updated_at)
-        .bind_int(11, a.revision);
-  }
-
+  static std::string image(const App& a) { return image_of(a, kAppFields); }
+  static App read_row(const db::Statement& s) { return read_columns<App>(s, kAppFields); }
+  static void bind_row(db::Statement& s, const App& a) { bind_columns(s, a, kAppFields); }
   static void validate(const App& a, const Options& options) {
-    const RecordName name(noun, a.id);
-    check_key(name, "id", a.id);
-    check_keys(name, "pools", a.pools);
-    check_keys(name, "triggers", a.triggers);
-    check_json(name, "meta", a.meta, options);
-    check_text(name, "protocol_version", a.protocol_version, kMaxProtocolVersionBytes);
-    check_range(name, "registered", a.registered, 0, INT64_MAX);
-    check_range(name, "last_seen", a.last_seen, 0, INT64_MAX);
+    validate_fields(a, kAppFields, noun, options);
   }
 
   static const char* topic(Op op) {

@@ -1,5 +1,6 @@
 // ConfigStore: server configuration, one JSON value of any type per key.
 #include "cairn/stores.h"
+#include "stores/columns.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
 
@@ -13,43 +14,21 @@ struct ConfigCodec {
   static constexpr Kind kind = Kind::config;
   static constexpr const char* noun = "config";
 
-  static constexpr const char* kSelect =
-      "SELECT key, value, created_at, updated_at, revision FROM server_config WHERE key = ?";
-  static constexpr const char* kUpsert =
-      "INSERT INTO server_config (key, value, created_at, updated_at, revision) "
-      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
-  static constexpr const char* kDelete = "DELETE FROM server_config WHERE key = ?";
-  static constexpr const char* kList =
-      "SELECT key, value, created_at, updated_at, revision FROM server_config "
-      "WHERE key > ? ORDER BY key LIMIT ?";
-  static constexpr const char* kCount = "SELECT count(*) FROM server_config";
+  static inline const TableSql sql = table_sql("server_config", kConfigFields);
+  static inline const char* const kSelect = sql.select.c_str();
+  static inline const char* const kUpsert = sql.upsert.c_str();
+  static inline const char* const kDelete = sql.remove.c_str();
+  static inline const char* const kList = sql.list.c_str();
+  static inline const char* const kCount = sql.count.c_str();
 
   static std::string_view key(const ConfigEntry& e) { return e.key; }
-  static std::string image(const ConfigEntry& r) { return nlohmann::json(r).dump(); }
-
+  static std::string image(const ConfigEntry& e) { return image_of(e, kConfigFields); }
   static ConfigEntry read_row(const db::Statement& s) {
-    return ConfigEntry{
-        .key = text_column(s, 0),
-        .value = json_column(s, 1),
-        .created_at = s.column_int(2),
-        .updated_at = s.column_int(3),
-        .revision = s.column_int(4),
-    };
+    return read_columns<ConfigEntry>(s, kConfigFields);
   }
-
-  static void bind_row(db::Statement& s, const ConfigEntry& e) {
-    s.bind_text(1, e.key)
-        .bind_text(2, e.value.dump())
-        .bind_int(3, e.created_at)
-        .bind_int(4, e.updated_at)
-        .bind_int(5, e.revision);
-  }
-
+  static void bind_row(db::Statement& s, const ConfigEntry& e) { bind_columns(s, e, kConfigFields); }
   static void validate(const ConfigEntry& e, const Options& options) {
-    const RecordName name(noun, e.key);
-    check_key(name, "key", e.key);
-    check_json(name, "value", e.value, options, /*any_type=*/true);
+    validate_fields(e, kConfigFields, noun, options);
   }
 
   // Every change of configuration is one topic; the event's op tells which.

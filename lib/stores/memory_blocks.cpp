@@ -2,6 +2,7 @@
 #include "stores/memory_blocks.h"
 
 #include "cairn/stores.h"
+#include "stores/columns.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
 
@@ -9,43 +10,28 @@ namespace cairn {
 namespace detail {
 namespace {
 
-constexpr std::size_t kMaxBlockNameBytes = 256;
-constexpr std::int64_t kMaxBlockSize = std::int64_t{1} << 50;  // 1 PiB
-
 struct MemoryBlockCodec {
   using Record = MemoryBlock;
   using Query = MemoryBlockQuery;
   static constexpr Kind kind = Kind::memory_block;
   static constexpr const char* noun = "memory_block";
 
-#define CAIRN_BLOCK_COLUMNS                                                              \
-  "id, name, pool, size, type, permissions, version, persistent, encrypted, config, " \
-  "created_at, updated_at, revision"
-
-  static constexpr const char* kSelect =
-      "SELECT " CAIRN_BLOCK_COLUMNS " FROM memory_blocks WHERE id = ?";
-  static constexpr const char* kUpsert =
-      "INSERT INTO memory_blocks (" CAIRN_BLOCK_COLUMNS
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (id) DO UPDATE SET name = excluded.name, pool = excluded.pool, "
-      "size = excluded.size, type = excluded.type, permissions = excluded.permissions, "
-      "version = excluded.version, persistent = excluded.persistent, "
-      "encrypted = excluded.encrypted, config = excluded.config, "
-      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
-  static constexpr const char* kDelete = "DELETE FROM memory_blocks WHERE id = ?";
-  static constexpr const char* kList = "SELECT " CAIRN_BLOCK_COLUMNS
-                                       " FROM memory_blocks WHERE id > ? ORDER BY id LIMIT ?";
-  static constexpr const char* kListByPool =
-      "SELECT " CAIRN_BLOCK_COLUMNS
-      " FROM memory_blocks WHERE pool = ? AND id > ? ORDER BY id LIMIT ?";
-  static constexpr const char* kListByType =
-      "SELECT " CAIRN_BLOCK_COLUMNS
-      " FROM memory_blocks WHERE type = ? AND id > ? ORDER BY id LIMIT ?";
-  static constexpr const char* kListByPoolAndType =
-      "SELECT " CAIRN_BLOCK_COLUMNS
-      " FROM memory_blocks WHERE pool = ? AND type = ? AND id > ? ORDER BY id LIMIT ?";
-#undef CAIRN_BLOCK_COLUMNS
-  static constexpr const char* kCount = "SELECT count(*) FROM memory_blocks";
+  static inline const TableSql sql = table_sql("memory_blocks", kMemoryBlockFields);
+  static inline const char* const kSelect = sql.select.c_str();
+  static inline const char* const kUpsert = sql.upsert.c_str();
+  static inline const char* const kDelete = sql.remove.c_str();
+  static inline const char* const kList = sql.list.c_str();
+  static inline const char* const kCount = sql.count.c_str();
+  static std::string list_where(const char* condition) {
+    return "SELECT " + sql.columns + " FROM memory_blocks WHERE " + condition +
+           " AND id > ? ORDER BY id LIMIT ?";
+  }
+  static inline const std::string kListByPoolSql = list_where("pool = ?");
+  static inline const std::string kListByTypeSql = list_where("type = ?");
+  static inline const std::string kListByPoolAndTypeSql = list_where("pool = ? AND type = ?");
+  static inline const char* const kListByPool = kListByPoolSql.c_str();
+  static inline const char* const kListByType = kListByTypeSql.c_str();
+  static inline const char* const kListByPoolAndType = kListByPoolAndTypeSql.c_str();
   static constexpr const char* kCountByPool =
       "SELECT count(*) FROM memory_blocks WHERE pool = ?";
   static constexpr const char* kCountByType =
@@ -55,51 +41,15 @@ struct MemoryBlockCodec {
   static constexpr const char* kPoolExists = "SELECT count(*) FROM pools WHERE name = ?";
 
   static std::string_view key(const MemoryBlock& b) { return b.id; }
-  static std::string image(const MemoryBlock& r) { return nlohmann::json(r).dump(); }
-
+  static std::string image(const MemoryBlock& b) { return image_of(b, kMemoryBlockFields); }
   static MemoryBlock read_row(const db::Statement& s) {
-    return MemoryBlock{
-        .id = text_column(s, 0),
-        .name = text_column(s, 1),
-        .pool = text_column(s, 2),
-        .size = s.column_int(3),
-        .type = block_type_from_string(s.column_text(4)),
-        .permissions = json_column(s, 5),
-        .version = s.column_int(6),
-        .persistent = s.column_int(7) != 0,
-        .encrypted = s.column_int(8) != 0,
-        .config = json_column(s, 9),
-        .created_at = s.column_int(10),
-        .updated_at = s.column_int(11),
-        .revision = s.column_int(12),
-    };
+    return read_columns<MemoryBlock>(s, kMemoryBlockFields);
   }
-
   static void bind_row(db::Statement& s, const MemoryBlock& b) {
-    s.bind_text(1, b.id)
-        .bind_text(2, b.name)
-        .bind_text(3, b.pool)
-        .bind_int(4, b.size)
-        .bind_text(5, to_string(b.type))
-        .bind_text(6, b.permissions.dump())
-        .bind_int(7, b.version)
-        .bind_int(8, b.persistent ? 1 : 0)
-        .bind_int(9, b.encrypted ? 1 : 0)
-        .bind_text(10, b.config.dump())
-        .bind_int(11, b.created_at)
-        .bind_int(12, b.updated_at)
-        .bind_int(13, b.revision);
+    bind_columns(s, b, kMemoryBlockFields);
   }
-
   static void validate(const MemoryBlock& b, const Options& options) {
-    const RecordName name(noun, b.id);
-    check_key(name, "id", b.id);
-    check_text(name, "name", b.name, kMaxBlockNameBytes);
-    check_key(name, "pool", b.pool);
-    check_range(name, "size", b.size, 0, kMaxBlockSize);
-    check_range(name, "type", static_cast<int>(b.type), 0, static_cast<int>(BlockType::stream));
-    check_json(name, "permissions", b.permissions, options);
-    check_json(name, "config", b.config, options);
+    validate_fields(b, kMemoryBlockFields, noun, options);
   }
 
   static const char* topic(Op op) {

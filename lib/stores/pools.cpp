@@ -2,6 +2,7 @@
 // is refused unless the caller asks for the cascade.
 #include "cairn/stores.h"
 #include "stores/memory_blocks.h"
+#include "stores/columns.h"
 #include "stores/record_table.h"
 #include "stores/transfer.h"
 
@@ -9,77 +10,29 @@ namespace cairn {
 namespace detail {
 namespace {
 
-constexpr std::size_t kMaxDescriptionBytes = 4096;
-
 struct PoolCodec {
   using Record = Pool;
   using Query = PoolQuery;
   static constexpr Kind kind = Kind::pool;
   static constexpr const char* noun = "pool";
 
-#define CAIRN_POOL_COLUMNS \
-  "name, type, encrypted, owners, policies, description, config, created_at, updated_at, revision"
-
-  static constexpr const char* kSelect = "SELECT " CAIRN_POOL_COLUMNS " FROM pools WHERE name = ?";
-  static constexpr const char* kUpsert =
-      "INSERT INTO pools (" CAIRN_POOL_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (name) DO UPDATE SET type = excluded.type, encrypted = excluded.encrypted, "
-      "owners = excluded.owners, policies = excluded.policies, "
-      "description = excluded.description, config = excluded.config, "
-      "created_at = excluded.created_at, updated_at = excluded.updated_at, revision = excluded.revision";
-  static constexpr const char* kDelete = "DELETE FROM pools WHERE name = ?";
-  static constexpr const char* kList =
-      "SELECT " CAIRN_POOL_COLUMNS " FROM pools WHERE name > ? ORDER BY name LIMIT ?";
-  static constexpr const char* kListByType = "SELECT " CAIRN_POOL_COLUMNS
-                                             " FROM pools WHERE type = ? AND name > ? "
-                                             "ORDER BY name LIMIT ?";
-#undef CAIRN_POOL_COLUMNS
-  static constexpr const char* kCount = "SELECT count(*) FROM pools";
+  static inline const TableSql sql = table_sql("pools", kPoolFields);
+  static inline const char* const kSelect = sql.select.c_str();
+  static inline const char* const kUpsert = sql.upsert.c_str();
+  static inline const char* const kDelete = sql.remove.c_str();
+  static inline const char* const kList = sql.list.c_str();
+  static inline const char* const kCount = sql.count.c_str();
+  static inline const std::string kListByTypeSql =
+      "SELECT " + sql.columns + " FROM pools WHERE type = ? AND name > ? ORDER BY name LIMIT ?";
+  static inline const char* const kListByType = kListByTypeSql.c_str();
   static constexpr const char* kCountByType = "SELECT count(*) FROM pools WHERE type = ?";
 
   static std::string_view key(const Pool& p) { return p.name; }
-  static std::string image(const Pool& r) { return nlohmann::json(r).dump(); }
-
-  static Pool read_row(const db::Statement& s) {
-    const auto policies = json_column(s, 4);
-    return Pool{
-        .name = text_column(s, 0),
-        .type = pool_type_from_string(s.column_text(1)),
-        .encrypted = s.column_int(2) != 0,
-        .owners = strings_column(s, 3),
-        .policies = {.read = policies.at("read").get<std::vector<std::string>>(),
-                     .write = policies.at("write").get<std::vector<std::string>>()},
-        .description = text_column(s, 5),
-        .config = json_column(s, 6),
-        .created_at = s.column_int(7),
-        .updated_at = s.column_int(8),
-        .revision = s.column_int(9),
-    };
-  }
-
-  static void bind_row(db::Statement& s, const Pool& p) {
-    const nlohmann::json policies = {{"read", p.policies.read}, {"write", p.policies.write}};
-    s.bind_text(1, p.name)
-        .bind_text(2, to_string(p.type))
-        .bind_int(3, p.encrypted ? 1 : 0)
-        .bind_text(4, nlohmann::json(p.owners).dump())
-        .bind_text(5, policies.dump())
-        .bind_text(6, p.description)
-        .bind_text(7, p.config.dump())
-        .bind_int(8, p.created_at)
-        .bind_int(9, p.updated_at)
-        .bind_int(10, p.revision);
-  }
-
+  static std::string image(const Pool& p) { return image_of(p, kPoolFields); }
+  static Pool read_row(const db::Statement& s) { return read_columns<Pool>(s, kPoolFields); }
+  static void bind_row(db::Statement& s, const Pool& p) { bind_columns(s, p, kPoolFields); }
   static void validate(const Pool& p, const Options& options) {
-    const RecordName name(noun, p.name);
-    check_key(name, "name", p.name);
-    check_range(name, "type", static_cast<int>(p.type), 0, static_cast<int>(PoolType::encrypted));
-    check_keys(name, "owners", p.owners);
-    check_keys(name, "policies.read", p.policies.read, /*allow_star=*/true);
-    check_keys(name, "policies.write", p.policies.write, /*allow_star=*/true);
-    check_text(name, "description", p.description, kMaxDescriptionBytes);
-    check_json(name, "config", p.config, options);
+    validate_fields(p, kPoolFields, noun, options);
   }
 
   static const char* topic(Op op) {
