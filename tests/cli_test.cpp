@@ -19,6 +19,7 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -265,14 +266,35 @@ TEST_CASE("cli: demo runs twice on the same file and prints each step") {
     CAPTURE(run);
     const Result demo = run_cairn({"--db", db, "demo"});
     REQUIRE_MESSAGE(demo.exit_code == kOk, demo.err);
-    for (int step = 1; step <= 10; ++step) {
-      CHECK(contains(demo.out, "[" + std::to_string(step) + "/10] "));
+    for (int step = 1; step <= 19; ++step) {
+      CHECK(contains(demo.out, "[" + std::to_string(step) + "/19] "));
     }
+    CHECK_FALSE(contains(demo.out, "[20/"));
     CHECK(contains(demo.out, run == 1 ? "] registered app" : "] re-registered app"));
     CHECK(contains(demo.out, "one transaction updated app"));
+    // The subscriber's events print under the step that made them.
+    CHECK(contains(demo.out, " app.updated \"latzero-demo\""));
+    CHECK(contains(demo.out, " memory_block.updated \"demo-greeting\""));
+    CHECK(contains(demo.out, "was refused (conflict"));
+    CHECK(contains(demo.out, "rolled back: revision still"));
+    CHECK(contains(demo.out, " kv.put \"demo-sessions/from-another-process\""));
+    CHECK(contains(demo.out, " backup.created "));
+    CHECK(contains(demo.out, "export exactly as the original's"));
+    CHECK(contains(demo.out, "its export is byte-identical"));
     CHECK(contains(demo.out, "schema_version:"));
     CHECK(demo.err.empty());
   }
+  // The rolled-back transaction left nothing; the other process's write is there.
+  CHECK(run_cairn({"--db", db, "get", "config", "demo.rolled-back"}).exit_code == 3);
+  const Result other = run_cairn({"--db", db, "get", "kv", "demo-sessions", "from-another-process"});
+  CHECK_MESSAGE(other.exit_code == kOk, other.err);
+  // The backup and the restored copy went to a temporary directory, now gone:
+  // beside the registry there are only its own files.
+  std::set<std::string> beside;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    beside.insert(entry.path().filename().string());
+  }
+  CHECK(beside == std::set<std::string>{"demo.db", "demo.db-shm", "demo.db-wal"});
 
   // What the demo wrote is in the file: each run's transaction added a heartbeat.
   const Result app = run_cairn({"--db", db, "get", "app", "latzero-demo"});
@@ -288,19 +310,42 @@ TEST_CASE("cli: demo runs twice on the same file and prints each step") {
   CHECK(json::parse(config.out).at("value").at("port") == 1337);
 }
 
-TEST_CASE("cli: demo with --json prints one JSON object per step") {
+TEST_CASE("cli: demo with --json prints one JSON object per step and per event") {
   TempDir dir;
   const Result demo = run_cairn({"--json", "--db", dir.file("demo.db"), "demo"});
   REQUIRE_MESSAGE(demo.exit_code == kOk, demo.err);
-  const std::vector<json> steps = json_lines(demo.out);
-  REQUIRE(steps.size() == 10);
+  std::vector<json> steps;
+  std::vector<json> events;
+  for (const json& line : json_lines(demo.out)) {
+    (line.contains("event") ? events : steps).push_back(line);
+  }
+  REQUIRE(steps.size() == 19);
   for (std::size_t i = 0; i < steps.size(); ++i) {
     CHECK(steps[i].at("step") == i + 1);
+    CHECK(steps[i].at("of") == 19);
     CHECK(steps[i].at("message").is_string());
   }
-  CHECK(steps[1].at("record").at("id") == "latzero-demo");
-  CHECK(steps[4].at("app").at("revision") == steps[4].at("block").at("revision"));
-  CHECK(steps[9].at("stats").at(json::json_pointer("/records/apps")) == 1);
+  auto named = [&](std::string_view name) {
+    for (const json& step : steps) {
+      if (step.at("name") == name) return step;
+    }
+    FAIL("no step " << name);
+    return json();
+  };
+  CHECK(named("register_app").at("record").at("id") == "latzero-demo");
+  const json tx = named("transaction");
+  CHECK(tx.at("app").at("revision") == tx.at("block").at("revision"));
+  CHECK(named("rollback").at("revision_before") == named("rollback").at("revision_after"));
+  CHECK(named("restore").at("revision") == named("backup").at("backup").at("last_revision"));
+  CHECK(named("stats").at("stats").at(json::json_pointer("/records/apps")) == 1);
+  // Events arrive in revision order, and the one transaction's two share one.
+  REQUIRE(!events.empty());
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    CHECK(events[i - 1].at("event").at("revision") <= events[i].at("event").at("revision"));
+  }
+  std::size_t at_tx = 0;
+  for (const json& e : events) at_tx += e.at("event").at("revision") == tx.at("app").at("revision");
+  CHECK(at_tx == 2);
 }
 
 TEST_CASE("cli: demo without --db or CAIRN_DB uses ./cairn-demo.db") {
