@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,9 +47,14 @@ enum class Op : std::uint8_t {
 
 const char* to_string(Kind k) noexcept;
 const char* to_string(Op op) noexcept;
-// Throw Error(errc::invalid_argument) for an unknown name.
+// Throw Error(errc::invalid_argument) for an unknown name. kind_from_string
+// also takes the CLI's names: "block" and "memory-block" (memory_block),
+// "torrent-session" (torrent_session).
 Kind kind_from_string(std::string_view s);
 Op op_from_string(std::string_view s);
+
+// Every topic the registry publishes ("app.registered", ...).
+std::span<const std::string_view> known_topics() noexcept;
 
 struct Event {
   Revision revision = 0;

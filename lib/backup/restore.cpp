@@ -125,14 +125,14 @@ void check_target(const std::filesystem::path& target, const RestoreOptions& opt
   switch (db::inspect_file(target)) {
     case db::FileKind::not_regular: refuse(target, "the target is not a regular file");
     case db::FileKind::other:
-      if (!options.force) refuse(target, "the target is not a SQLite database (use --force)");
+      if (!options.force) refuse(target, "the target is not a SQLite database (force replaces it)");
       break;
     case db::FileKind::sqlite:
       if (!options.force &&
           header_application_id(target) != static_cast<std::uint32_t>(kApplicationId)) {
         refuse(target,
                "the target is a SQLite database of another application, not a cairn registry "
-               "(use --force to replace it)");
+               "(force replaces it)");
       }
       break;
     case db::FileKind::empty:

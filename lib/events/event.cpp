@@ -41,7 +41,28 @@ constexpr std::array<std::pair<Op, const char*>, 8> kOps = {{
 
 const char* to_string(Kind k) noexcept { return name_of(kKinds, k); }
 const char* to_string(Op op) noexcept { return name_of(kOps, op); }
-Kind kind_from_string(std::string_view s) { return value_of(kKinds, s, "kind"); }
+Kind kind_from_string(std::string_view s) {
+  // The CLI's names, accepted everywhere a kind is read.
+  if (s == "block" || s == "memory-block") return Kind::memory_block;
+  if (s == "torrent-session") return Kind::torrent_session;
+  return value_of(kKinds, s, "kind");
+}
+
+std::span<const std::string_view> known_topics() noexcept {
+  static constexpr std::string_view kTopics[] = {
+      "app.registered",       "app.updated",        "app.removed",
+      "pool.created",         "pool.updated",       "pool.removed",
+      "memory_block.created", "memory_block.updated", "memory_block.removed",
+      "config.changed",       "torrent.added",      "torrent.started",
+      "torrent.stopped",      "torrent.completed",  "torrent.removed",
+      "torrent.updated",      "torrent_session.changed", "kv.put",
+      "kv.removed",           "kv.expired",         "trigger.created",
+      "trigger.dispatched",   "trigger.completed",  "trigger.expired",
+      "backup.created",       "registry.restored",  "schema.migrated",
+      "registry.resync_required",
+  };
+  return kTopics;
+}
 Op op_from_string(std::string_view s) { return value_of(kOps, s, "op"); }
 
 void to_json(nlohmann::json& j, const Event& e) {

@@ -100,7 +100,7 @@ bool PoolStore::remove(std::string_view name, Expect expect, Cascade cascade) {
       if (cascade == Cascade::no) {
         throw Error(errc::constraint,
                     fmt::format("{}: {} memory block(s) are still in it; remove them first, or "
-                                "remove the pool with Cascade::yes",
+                                "remove the pool with its blocks (cascade)",
                                 record.str(), blocks));
       }
       detail::remove_blocks_in_pool(w, name);

@@ -148,7 +148,18 @@ ExitCode run_restore(const Globals& globals, const RestoreArgs& args) {
   RestoreOptions options;
   options.force = args.force;
   options.keep_replaced = !args.discard_replaced;
-  const RestoreResult result = restore(args.backup, target, options);
+  RestoreResult result;
+  try {
+    result = restore(args.backup, target, options);
+  } catch (const Error& e) {
+    // The library's "(force replaces it)" is RestoreOptions::force: the flag here.
+    const std::string message = e.what();
+    const std::string hint = "(force replaces it)";
+    const auto at = message.find(hint);
+    if (e.code() != errc::restore_refused || at == std::string::npos) throw;
+    throw Error(e.code_value(), message.substr(0, at) + "(--force replaces it)" +
+                                    message.substr(at + hint.size()));
+  }
   nlohmann::json j = {{"target", result.target.string()},
                       {"backup_schema_version", result.backup_schema_version},
                       {"schema_version", result.schema_version},

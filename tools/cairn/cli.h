@@ -68,6 +68,18 @@ Registry open_existing_registry(const Globals& globals, Access access = Access::
 // Opens the registry at `path`, creating it (and missing directories) when absent.
 Registry open_or_create_registry(const std::filesystem::path& path, const Globals& globals);
 
+// --- Vocabulary (vocabulary.cpp) ----------------------------------------
+
+// The kinds' names in messages and --help.
+inline constexpr std::string_view kKindList =
+    "app, pool, block (or memory_block), config, torrent, torrent-session (or torrent_session), "
+    "kv, trigger or registry";
+
+// A kind by any of its names; a usage error naming `command` otherwise.
+Kind parse_kind(const std::string& name, std::string_view command);
+// A usage error naming `command` unless `topic` is one the registry publishes.
+void check_topic(const std::string& topic, std::string_view command);
+
 // --- Output --------------------------------------------------------------
 // Data goes to stdout, diagnostics to stderr. Strings that are not valid UTF-8
 // are printed with U+FFFD in place of the bad bytes instead of failing.

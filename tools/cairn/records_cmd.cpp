@@ -29,20 +29,19 @@ namespace {
 
 enum class RecordKind { app, pool, block, config, torrent, torrent_session, kv, trigger };
 
-const std::vector<std::string> kKindNames = {
-    "app", "pool", "block", "config", "torrent", "torrent-session", "kv", "trigger"};
-
 RecordKind record_kind(const std::string& name) {
-  if (name == "app") return RecordKind::app;
-  if (name == "pool") return RecordKind::pool;
-  if (name == "block") return RecordKind::block;
-  if (name == "config") return RecordKind::config;
-  if (name == "torrent") return RecordKind::torrent;
-  if (name == "torrent-session") return RecordKind::torrent_session;
-  if (name == "kv") return RecordKind::kv;
-  if (name == "trigger") return RecordKind::trigger;
-  fail_usage("unknown kind \"" + name +
-             "\" (expected app, pool, block, config, torrent, torrent-session, kv or trigger)");
+  switch (parse_kind(name, "kind")) {
+    case Kind::app: return RecordKind::app;
+    case Kind::pool: return RecordKind::pool;
+    case Kind::memory_block: return RecordKind::block;
+    case Kind::config: return RecordKind::config;
+    case Kind::torrent: return RecordKind::torrent;
+    case Kind::torrent_session: return RecordKind::torrent_session;
+    case Kind::kv: return RecordKind::kv;
+    case Kind::trigger: return RecordKind::trigger;
+    case Kind::registry: break;
+  }
+  fail_usage("kind: registry has no records of its own (it names events: cairn watch --kind registry)");
 }
 
 // What names one record of the kind on the command line (get, rm).
@@ -218,7 +217,13 @@ ExitCode run_rm(const Globals& globals, const RmArgs& args) {
       removed = reg.apps().remove(key, expect);
       break;
     case RecordKind::pool:
-      removed = reg.pools().remove(key, expect, args.cascade ? Cascade::yes : Cascade::no);
+      try {
+        removed = reg.pools().remove(key, expect, args.cascade ? Cascade::yes : Cascade::no);
+      } catch (const Error& e) {
+        if (e.code() != errc::constraint || args.cascade) throw;
+        throw Error(e.code_value(), std::string(e.what()) + ": cairn rm pool " + key +
+                                        " --cascade removes them with it");
+      }
       break;
     case RecordKind::block:
       removed = reg.blocks().remove(key, expect);
@@ -344,10 +349,10 @@ class OperandSlots {
 CLI::Option* add_kind(CLI::App& sub, std::string& kind) {
   return sub
       .add_option("kind", kind,
-                  "Record kind: app, pool, block, config, torrent, torrent-session, kv or trigger")
+                  "Record kind: app, pool, block (memory_block), config, torrent, "
+                  "torrent-session (torrent_session), kv or trigger")
       ->required()
-      ->type_name("KIND")
-      ->check(CLI::IsMember(kKindNames));
+      ->type_name("KIND");
 }
 
 // Triggers live in one process's memory (see TriggerStore).

@@ -38,19 +38,12 @@ struct ExportArgs {
   std::string output = "-";
 };
 
-// The record kinds by the names of `get KIND` (block, torrent-session) and
-// by the library's (memory_block, torrent_session).
+// The exported kinds, by any of their names (vocabulary.cpp).
 Kind export_kind(const std::string& name) {
-  if (name == "app") return Kind::app;
-  if (name == "pool") return Kind::pool;
-  if (name == "block" || name == "memory_block") return Kind::memory_block;
-  if (name == "config") return Kind::config;
-  if (name == "torrent") return Kind::torrent;
-  if (name == "torrent-session" || name == "torrent_session") return Kind::torrent_session;
-  if (name == "kv") return Kind::kv;
-  if (name == "trigger") fail_usage("export: triggers live in memory only and are not exported");
-  fail_usage("export: unknown kind \"" + name +
-             "\" (expected app, pool, block, config, torrent, torrent-session or kv)");
+  const Kind kind = parse_kind(name, "export");
+  if (kind == Kind::trigger) fail_usage("export: triggers live in memory only and are not exported");
+  if (kind == Kind::registry) fail_usage("export: registry is not a kind of record");
+  return kind;
 }
 
 [[noreturn]] void fail_io(const std::string& what, const fs::path& path) {

@@ -30,7 +30,9 @@ struct WatchArgs {
 
 ExitCode run_watch(const Globals& globals, const WatchArgs& args) {
   Filter filter;
-  for (const auto& kind : args.kinds) filter.kinds.push_back(kind_from_string(kind));
+  for (const auto& kind : args.kinds) filter.kinds.push_back(parse_kind(kind, "watch --kind"));
+  for (const auto& topic : args.topics) check_topic(topic, "watch --topic");
+  if (args.from && *args.from < 0) fail_usage("watch --from: a revision is 0 or more");
   filter.topics = args.topics;
   filter.id_prefix = args.id_prefix;
 
@@ -73,8 +75,7 @@ void add_watch_command(CLI::App& app, const Globals& globals, std::vector<Comman
   watch->add_option("--from", args->from, "Replay the change log from this revision first");
   watch->add_option(
       "--kind", args->kinds,
-      "Only these kinds (app, pool, memory_block, config, torrent, torrent_session, kv, "
-      "trigger, registry)");
+      "Only these kinds: " + std::string(kKindList));
   watch->add_option("--topic", args->topics, "Only these topics (app.registered, ...)");
   watch->add_option("--id-prefix", args->id_prefix, "Only records whose key starts with this");
   commands.push_back({watch, [&globals, args] { return run_watch(globals, *args); }});
