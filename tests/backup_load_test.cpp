@@ -10,17 +10,12 @@
 // sequence numbers through a shared anonymous mapping and stops at EOF on a
 // pipe.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -121,12 +116,7 @@ bool stop_requested(int fd) {
 // The forked writer: waits for 'g', then commits until EOF on `fd`.
 int run_process_writer(const fs::path& db, int fd, Acks& acks) noexcept {
   try {
-    char go = 0;
-    ssize_t n;
-    do {
-      n = ::read(fd, &go, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) return 3;  // the test gave up before starting
+    if (!test::read_byte(fd)) return 3;  // the test gave up before starting
     Registry reg = Registry::open(db, options("process-writer"));
     const auto stopping = [fd] { return stop_requested(fd); };
     for (std::int64_t seq = 0; !stopping(); ++seq) {
@@ -141,12 +131,6 @@ int run_process_writer(const fs::path& db, int fd, Acks& acks) noexcept {
   } catch (...) {
     return 1;
   }
-}
-
-std::size_t thread_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
-  return n;
 }
 
 struct TakenBackup {
@@ -176,31 +160,8 @@ TEST_CASE(
   Acks& acks = *map_shared_acks();
 
   // ---- the other process, forked while this one is single-threaded ----
-  REQUIRE_MESSAGE(thread_count() == 1,
-                  "fork only while single-threaded: SQLite state must not cross a fork");
-  int fds[2];
-  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-  std::fflush(nullptr);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(fds[1]);
-    ::_exit(run_process_writer(db, fds[0], acks));
-  }
-  ::close(fds[0]);
-  int control = fds[1];
-  struct ChildGuard {
-    pid_t pid;
-    int& control;
-    bool reaped = false;
-    ~ChildGuard() {
-      if (control >= 0) ::close(control);
-      if (!reaped) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } child_guard{child, control};
+  test::ForkedChild process_writer(
+      [&](int control, int) { return run_process_writer(db, control, acks); });
 
   // ---- the thread writers ----
   Registry reg = Registry::open(db, options("main"));
@@ -232,8 +193,7 @@ TEST_CASE(
       }
     }
   } join_guard{stop, threads};
-  const char go = 'g';
-  REQUIRE(::write(control, &go, 1) == 1);
+  process_writer.go();
 
   // Every writer has made progress before the first backup (bounded wait).
   const auto all_started = [&] {
@@ -264,13 +224,10 @@ TEST_CASE(
 
   stop = true;
   for (auto& t : threads) t.join();
-  ::close(control);
-  control = -1;
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  child_guard.reaped = true;
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  process_writer.close_input();
+  const int exit_code = process_writer.wait();
+  CHECK(exit_code != -1);  // exited, not killed by a signal or hung
+  CHECK(exit_code == 0);
   {
     std::lock_guard lock(failures_mu);
     CHECK(failures.empty());

@@ -38,6 +38,8 @@ using cairn::Registry;
 using nlohmann::json;
 using test::error_code_of;
 using test::error_of;
+using test::make_app;
+using test::Recorder;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -53,13 +55,8 @@ cairn::Options options() {
   return o;
 }
 
-App make_app(std::string id, std::size_t meta_bytes = 16) {
-  App a;
-  a.id = std::move(id);
-  a.pools = {"p"};
-  a.meta = json{{"blob", std::string(meta_bytes, 'm')}};
-  return a;
-}
+// A meta of `bytes` filler bytes: apps of a chosen size.
+json blob_meta(std::size_t bytes) { return json{{"blob", std::string(bytes, 'm')}}; }
 
 // A closed registry at `path` holding apps <prefix>-0 .. <prefix>-(n-1).
 std::set<std::string> make_registry(const fs::path& path, const std::string& prefix, int n,
@@ -69,7 +66,7 @@ std::set<std::string> make_registry(const fs::path& path, const std::string& pre
   reg.transact([&](cairn::Tx& tx) {
     for (int i = 0; i < n; ++i) {
       const std::string id = prefix + "-" + std::to_string(i);
-      tx.apps().put(make_app(id, meta_bytes));
+      tx.apps().put(make_app(id, {"p"}, blob_meta(meta_bytes)));
       ids.insert(id);
     }
   });
@@ -143,51 +140,22 @@ class UmaskGuard {
   mode_t old_;
 };
 
-std::size_t thread_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-
-void require_single_threaded() {
-  REQUIRE_MESSAGE(thread_count() == 1,
-                  "fork only while single-threaded: SQLite state must not cross a fork");
-}
-
-int wait_child(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // A pid that belonged to a process which has exited (and been reaped).
 pid_t dead_pid() {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) ::_exit(0);
-  REQUIRE(wait_child(pid) == 0);
-  return pid;
+  test::ForkedChild child([](int, int) { return 0; });
+  REQUIRE(child.wait() == 0);
+  return child.pid();
 }
 
 // Another process opens `db`, commits app `id`, and dies without closing: the
 // commit stays in db-wal (with db-shm), as after a crash.
 void commit_then_crash_in_child(const fs::path& db, const std::string& id) {
-  require_single_threaded();
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    try {
-      Registry reg = Registry::open(db, options());
-      reg.apps().put(make_app(id));
-      ::_exit(0);  // no close: no checkpoint, the -wal stays
-    } catch (...) {
-      ::_exit(1);
-    }
-  }
-  REQUIRE(wait_child(pid) == 0);
+  test::ForkedChild child([&](int, int) -> int {
+    Registry reg = Registry::open(db, options());
+    reg.apps().put(make_app(id, {"p"}));
+    ::_exit(0);  // no close: no checkpoint, the -wal stays
+  });
+  REQUIRE(child.wait() == 0);
   REQUIRE(fs::exists(db.string() + "-wal"));
   REQUIRE(fs::file_size(db.string() + "-wal") > 0);
 }
@@ -195,84 +163,25 @@ void commit_then_crash_in_child(const fs::path& db, const std::string& id) {
 // Another process that holds `db` open with a Registry until release().
 class HeldOpenByChild {
  public:
-  explicit HeldOpenByChild(const fs::path& db) {
-    require_single_threaded();
-    int ready[2], go[2];
-    REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
-    REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
-    std::fflush(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::close(ready[0]);
-      ::close(go[1]);
-      int code = 0;
-      try {
-        Registry reg = Registry::open(db, options());
-        const char r = 'r';
-        if (::write(ready[1], &r, 1) != 1) ::_exit(2);
-        char c = 0;
-        ssize_t n;
-        do {
-          n = ::read(go[0], &c, 1);  // a byte or EOF: let go
-        } while (n < 0 && errno == EINTR);
-        reg.close();
-      } catch (...) {
-        code = 1;
-      }
-      ::_exit(code);
-    }
-    ::close(ready[1]);
-    ::close(go[0]);
-    go_fd_ = go[1];
-    char r = 0;
-    ssize_t n;
-    do {
-      n = ::read(ready[0], &r, 1);
-    } while (n < 0 && errno == EINTR);
-    ::close(ready[0]);
-    REQUIRE_MESSAGE(n == 1, "the child could not open the registry");
-  }
-  HeldOpenByChild(const HeldOpenByChild&) = delete;
-  HeldOpenByChild& operator=(const HeldOpenByChild&) = delete;
-  ~HeldOpenByChild() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+  explicit HeldOpenByChild(const fs::path& db)
+      : child_([&db](int let_go, int ready) {
+          Registry reg = Registry::open(db, options());
+          if (!test::write_byte(ready, 'r')) return 2;
+          test::read_byte(let_go);  // a byte or EOF: let go
+          reg.close();
+          return 0;
+        }) {
+    child_.wait_ready("the child could not open the registry");
   }
 
   // Lets the child close the registry and exit; returns its exit code.
   int release() {
-    ::close(go_fd_);
-    go_fd_ = -1;
-    const int code = wait_child(pid_);
-    pid_ = -1;
-    return code;
+    child_.close_input();
+    return child_.wait();
   }
 
  private:
-  pid_t pid_ = -1;
-  int go_fd_ = -1;
-};
-
-// Every handler call's events, in order.
-class Recorder {
- public:
-  cairn::Handler handler() {
-    return [this](std::span<const cairn::Event> events) {
-      std::lock_guard lock(mu_);
-      events_.insert(events_.end(), events.begin(), events.end());
-    };
-  }
-  std::vector<cairn::Event> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<cairn::Event> events_;
+  test::ForkedChild child_;
 };
 
 cairn::Filter registry_events() {
@@ -302,7 +211,9 @@ TEST_CASE("backup: a backup is a standalone registry with the same content and a
   o.clock = clock.fn();
   Registry reg = Registry::open(dir / "live.db", o);
   reg.transact([&](cairn::Tx& tx) {
-    for (int i = 0; i < 20; ++i) tx.apps().put(make_app("app-" + std::to_string(i), 300));
+    for (int i = 0; i < 20; ++i) {
+      tx.apps().put(make_app("app-" + std::to_string(i), {"p"}, blob_meta(300)));
+    }
     cairn::Pool p;
     p.name = "p";
     tx.pools().put(p);
@@ -376,7 +287,7 @@ TEST_CASE("backup: a backup is a standalone registry with the same content and a
 TEST_CASE("backup: backup.created is in the change log and reaches subscribers") {
   test::TempDir dir;
   Registry reg = Registry::open(dir / "live.db", options());
-  reg.apps().put(make_app("a"));
+  reg.apps().put(make_app("a", {"p"}));
   Recorder recorder;
   auto sub = reg.subscribe(registry_events(), recorder.handler());
   const cairn::Revision before = reg.revision();
@@ -502,7 +413,7 @@ TEST_CASE("backup: backups, manifests, restored files and new directories are pr
   test::TempDir dir;
   UmaskGuard umask_guard(mask);
   Registry reg = Registry::open(dir / "live.db", options());
-  reg.apps().put(make_app("a"));
+  reg.apps().put(make_app("a", {"p"}));
 
   const fs::path dest = dir / "new" / "sub" / "b.db";
   reg.backup(dest);
@@ -660,7 +571,9 @@ TEST_CASE("restore: stale -wal and -shm of another database are never applied") 
     // Another registry with commits still in its WAL: its -wal and -shm are
     // copied beside the target while it is open.
     Registry other = Registry::open(dir / "other.db", options());
-    for (int i = 0; i < 50; ++i) other.apps().put(make_app("other-" + std::to_string(i), 500));
+    for (int i = 0; i < 50; ++i) {
+      other.apps().put(make_app("other-" + std::to_string(i), {"p"}, blob_meta(500)));
+    }
     REQUIRE(fs::file_size(dir / "other.db-wal") > 0);
     fs::copy_file(dir / "other.db-wal", target.string() + "-wal");
     fs::copy_file(dir / "other.db-shm", target.string() + "-shm");
@@ -753,7 +666,7 @@ TEST_CASE("restore: a backup of an older schema is migrated forward") {
   }
   SUBCASE("in place") {
     Registry reg = Registry::open(dir / "live.db", options());
-    reg.apps().put(make_app("current"));
+    reg.apps().put(make_app("current", {"p"}));
     reg.restore_from(v1);
     CHECK(reg.schema_version() == cairn::latest_schema_version());
     CHECK(app_ids_of(reg) == std::set<std::string>{"v1-app"});
@@ -764,9 +677,9 @@ TEST_CASE("restore: a backup of an older schema is migrated forward") {
 TEST_CASE("restore: in place on a live registry, revisions keep increasing") {
   test::TempDir dir;
   Registry reg = Registry::open(dir / "live.db", options());
-  for (int i = 1; i <= 3; ++i) reg.apps().put(make_app("a" + std::to_string(i)));
+  for (int i = 1; i <= 3; ++i) reg.apps().put(make_app("a" + std::to_string(i), {"p"}));
   const auto info = reg.backup(dir / "b.db");
-  reg.apps().put(make_app("a4"));
+  reg.apps().put(make_app("a4", {"p"}));
   reg.apps().remove("a1");
   for (int i = 0; i < 10; ++i) reg.config().save("k" + std::to_string(i), i);
   REQUIRE(app_ids_of(reg) == std::set<std::string>{"a2", "a3", "a4"});
@@ -796,7 +709,7 @@ TEST_CASE("restore: in place on a live registry, revisions keep increasing") {
     CHECK(delivered[1].revision == after);
     CHECK(after == before + 2);
 
-    const App next = reg.apps().put(make_app("a5"));
+    const App next = reg.apps().put(make_app("a5", {"p"}));
     CHECK(next.revision > after);
     CHECK(reg.revision() == next.revision);
   }
@@ -828,7 +741,7 @@ TEST_CASE("backup: scheduled backups rotate, keeping the newest max_backups that
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     int i = 0;
     while (backup_events(reg).size() < 5 && std::chrono::steady_clock::now() < deadline) {
-      reg.apps().put(make_app("app-" + std::to_string(i++)));
+      reg.apps().put(make_app("app-" + std::to_string(i++), {"p"}));
       std::this_thread::sleep_for(20ms);
     }
     REQUIRE(backup_events(reg).size() >= 5);
@@ -878,7 +791,7 @@ TEST_CASE("backup: list_backups is newest first; prune_backups keeps the newest 
   std::vector<fs::path> taken;  // oldest first
   for (int i = 0; i < 5; ++i) {
     clock.advance(60'000);
-    reg.apps().put(make_app("app-" + std::to_string(i)));
+    reg.apps().put(make_app("app-" + std::to_string(i), {"p"}));
     taken.push_back(reg.backup(backups / cairn::backup_file_name("registry", clock.now())).path);
   }
   test::write_bytes(backups / "notes.txt", "not a backup");

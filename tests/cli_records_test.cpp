@@ -11,28 +11,20 @@
 // temp file left behind. Nothing here is random, so there is no seed.
 
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <set>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "test_util.h"
-
-extern char** environ;
 
 namespace {
 
@@ -52,57 +44,13 @@ constexpr std::string_view kHashB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 constexpr std::string_view kHashV2 =
     "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
-struct Result {
-  int exit_code = -1;  // 128 + the signal's number when a signal ended the child
-  std::string out{};
-  std::string err{};
-};
+using Result = test::ProcessResult;
 
-// Runs the built cairn with `args` and `stdin_bytes` on its stdin (a file, so
-// the child never waits on a terminal). The child does not inherit CAIRN_DB.
-Result run_cairn(const std::vector<std::string>& args, std::string_view stdin_bytes = {}) {
-  test::TempDir io;
-  const fs::path in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
-  test::write_bytes(in_path, stdin_bytes);
-
-  // Everything the child needs is built before fork(): after it, only
-  // async-signal-safe calls.
-  std::vector<std::string> arg_strings = {CAIRN_CLI_PATH};
-  arg_strings.insert(arg_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : arg_strings) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (std::string_view(*entry).substr(0, 9) != "CAIRN_DB=") env_strings.emplace_back(*entry);
-  }
-  std::vector<char*> envp;
-  for (std::string& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int in = open(in_path.c_str(), O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-        dup2(err, STDERR_FILENO) < 0) {
-      _exit(126);
-    }
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("waitpid failed");
-  }
-  Result result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = test::read_bytes(out_path);
-  result.err = test::read_bytes(err_path);
-  return result;
+// Runs the built cairn with `args` and `stdin_bytes` on its stdin. The child
+// does not inherit CAIRN_DB.
+Result run_cairn(std::vector<std::string> args, std::string_view stdin_bytes = {}) {
+  args.insert(args.begin(), CAIRN_CLI_PATH);
+  return test::run_process(args, {.stdin_bytes = std::string(stdin_bytes)});
 }
 
 // A registry created by `cairn init`, and the tool run against it.

@@ -5,18 +5,13 @@
 // inherits CAIRN_DB from the environment of the test run.
 
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <set>
@@ -25,8 +20,7 @@
 #include <vector>
 
 #include "cairn/registry.h"
-
-extern char** environ;
+#include "test_util.h"
 
 namespace {
 
@@ -74,69 +68,13 @@ void write_file(const fs::path& path, std::string_view text) {
   out << text;
 }
 
-struct Result {
-  int exit_code = -1;  // 128 + the signal's number when a signal ended the child
-  std::string out;
-  std::string err;
-};
+using Result = test::ProcessResult;
+using RunOptions = test::ProcessOptions;
 
-struct RunOptions {
-  // Each member has an initializer, so designated initializers may name any subset.
-  std::string stdin_text = {};               // always a file: the child never waits on a terminal
-  std::optional<std::string> cairn_db = {};  // CAIRN_DB for the child
-  fs::path cwd = {};                         // empty: the test's own
-};
-
-// Runs the built cairn with `args`, its stdin, stdout and stderr on files.
-Result run_cairn(const std::vector<std::string>& args, const RunOptions& options = {}) {
-  TempDir io;
-  const std::string in_path = io.file("stdin"), out_path = io.file("stdout"),
-                    err_path = io.file("stderr");
-  write_file(in_path, options.stdin_text);
-
-  // Everything the child needs is built before fork(): after it, only
-  // async-signal-safe calls.
-  std::vector<std::string> arg_strings = {CAIRN_CLI_PATH};
-  arg_strings.insert(arg_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : arg_strings) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  std::vector<std::string> env_strings;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (std::string_view(*entry).substr(0, 9) != "CAIRN_DB=") env_strings.emplace_back(*entry);
-  }
-  if (options.cairn_db) env_strings.push_back("CAIRN_DB=" + *options.cairn_db);
-  std::vector<char*> envp;
-  for (std::string& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  const std::string cwd = options.cwd.string();
-
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int in = open(in_path.c_str(), O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-        dup2(err, STDERR_FILENO) < 0) {
-      _exit(126);
-    }
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("waitpid failed");
-  }
-  Result result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
+// Runs the built cairn with `args`.
+Result run_cairn(std::vector<std::string> args, const RunOptions& options = {}) {
+  args.insert(args.begin(), CAIRN_CLI_PATH);
+  return test::run_process(args, options);
 }
 
 bool contains(std::string_view text, std::string_view part) {
@@ -410,11 +348,11 @@ TEST_CASE("cli: put reads the record from stdin") {
   const json app = {{"id", "from-stdin"}, {"meta", {{"via", "pipe"}}}};
 
   SUBCASE("when the JSON argument is absent") {
-    const Result put = run_cairn({"--db", db, "put", "app"}, {.stdin_text = app.dump()});
+    const Result put = run_cairn({"--db", db, "put", "app"}, {.stdin_bytes = app.dump()});
     CHECK_MESSAGE(put.exit_code == kOk, put.err);
   }
   SUBCASE("when the JSON argument is -") {
-    const Result put = run_cairn({"--db", db, "put", "app", "-"}, {.stdin_text = app.dump()});
+    const Result put = run_cairn({"--db", db, "put", "app", "-"}, {.stdin_bytes = app.dump()});
     CHECK_MESSAGE(put.exit_code == kOk, put.err);
   }
 
@@ -430,7 +368,7 @@ TEST_CASE("cli: what get prints, put accepts back") {
   const Result get = run_cairn({"--db", db, "get", "pool", "p"});
   REQUIRE_MESSAGE(get.exit_code == kOk, get.err);
 
-  const Result put = run_cairn({"--db", db, "put", "pool"}, {.stdin_text = get.out});
+  const Result put = run_cairn({"--db", db, "put", "pool"}, {.stdin_bytes = get.out});
   REQUIRE_MESSAGE(put.exit_code == kOk, put.err);
   json before = json::parse(get.out), after = json::parse(put.out);
   CHECK(after.at("revision") > before.at("revision"));
@@ -493,7 +431,7 @@ TEST_CASE("cli: JSON nested 100,000 deep exits 2 without crashing") {
 
   SUBCASE("on stdin") {
     for (const std::string* input : {&open_only, &balanced, &deep_object}) {
-      const Result put = run_cairn({"--db", db, "put", "app"}, {.stdin_text = *input});
+      const Result put = run_cairn({"--db", db, "put", "app"}, {.stdin_bytes = *input});
       CHECK(put.exit_code == kUsage);
       CHECK(contains(put.err, "nested deeper than 64 levels"));
       CHECK(put.out.empty());

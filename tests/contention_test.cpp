@@ -192,6 +192,7 @@ TEST_CASE(
     initial = reg.revision();
   }  // closed: nothing of SQLite is open at the fork
 
+  // Not test::ForkedChild: one go pipe starts every worker at the same instant.
   int go[2];
   REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
   struct Worker {

@@ -20,11 +20,9 @@
 // transaction (a tiny page cache spills pages to the WAL while the
 // transaction still writes).
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -283,29 +281,12 @@ json fill_until_full(Registry& reg, const fs::path& path, const std::string& pre
 
 // Runs the child and returns its report.
 json run_child(const fs::path& path, Spill spill) {
-  int fds[2];
-  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    disk_full_child(path, spill, fds[1]);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  test::ForkedChild child([&](int, int report) -> int { disk_full_child(path, spill, report); });
+  const std::string text = child.read_all();
+  const int exit_code = child.wait();
   INFO("child report: " << text);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  REQUIRE(exit_code != -1);  // exited, not killed by a signal or hung
+  CHECK(exit_code == 0);
   return json::parse(text);
 }
 

@@ -49,14 +49,13 @@ using cairn::Revision;
 using cairn::SubscribeOptions;
 using cairn::Tx;
 using nlohmann::json;
+using test::kPatience;
+using test::Recorder;
 using namespace std::chrono_literals;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-// Only keeps a broken build from hanging; never a performance bound.
-constexpr auto kPatience = 30s;
 
 json json_of(const Event& e) {
   json j;
@@ -95,37 +94,6 @@ Revision settle(Registry& reg) {
   REQUIRE(reg.wait_for(rev, kPatience));
   return rev;
 }
-
-std::size_t thread_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-
-// Every handler call of one subscriber, in order.
-class Recorder {
- public:
-  cairn::Handler handler() {
-    return [this](std::span<const Event> events) {
-      std::lock_guard lock(mu_);
-      calls_.emplace_back(events.begin(), events.end());
-    };
-  }
-  std::vector<std::vector<Event>> calls() const {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-  std::size_t event_count() const {
-    std::lock_guard lock(mu_);
-    std::size_t n = 0;
-    for (const auto& call : calls_) n += call.size();
-    return n;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::vector<Event>> calls_;
-};
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds patience = kPatience) {
   const auto deadline = std::chrono::steady_clock::now() + patience;
@@ -171,16 +139,6 @@ struct WritePlan {
   std::int64_t compact_to = 0;
 };
 
-// Blocks for one byte on `fd`; false on EOF or error.
-bool read_byte(int fd) {
-  char c = 0;
-  ssize_t n;
-  do {
-    n = ::read(fd, &c, 1);
-  } while (n < 0 && errno == EINTR);
-  return n == 1;
-}
-
 // Runs in the child: opens its own Registry, says it is ready, waits for the
 // go, then writes (every write its own revision). Returns the exit code.
 int write_in_child(const WritePlan& plan, int ready_fd, int go_fd) noexcept {
@@ -190,7 +148,7 @@ int write_in_child(const WritePlan& plan, int ready_fd, int go_fd) noexcept {
     Registry reg = Registry::open(plan.db, options);
     const char r = 'r';
     if (::write(ready_fd, &r, 1) != 1) return 4;
-    if (!read_byte(go_fd)) return 3;  // EOF: the test gave up
+    if (!test::read_byte(go_fd)) return 3;  // EOF: the test gave up
     for (int i = 0; i < plan.count; ++i) {
       const std::string id = plan.prefix + "-" + std::to_string(i);
       const int turn = plan.mixed ? i % 3 : 0;
@@ -230,84 +188,12 @@ int write_in_child(const WritePlan& plan, int ready_fd, int go_fd) noexcept {
   }
 }
 
-// Another process writing on the same file. Forked in the constructor, which
-// must run while this process has one thread and no database open; it opens
-// its own Registry at once, and writes only after go().
-class ForkedWriter {
- public:
-  explicit ForkedWriter(WritePlan plan) {
-    REQUIRE_MESSAGE(thread_count() == 1,
-                    "fork only while single-threaded: SQLite state must not cross a fork");
-    int go[2], ready[2];
-    REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
-    REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
-    std::fflush(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::close(go[1]);
-      ::close(ready[0]);
-      ::_exit(write_in_child(plan, ready[1], go[0]));
-    }
-    ::close(go[0]);
-    ::close(ready[1]);
-    go_fd_ = go[1];
-    ready_fd_ = ready[0];
-  }
-  ForkedWriter(const ForkedWriter&) = delete;
-  ForkedWriter& operator=(const ForkedWriter&) = delete;
-  ~ForkedWriter() {
-    if (go_fd_ >= 0) ::close(go_fd_);  // an unstarted child exits on EOF
-    if (ready_fd_ >= 0) ::close(ready_fd_);
-    if (pid_ > 0 && !reaped_) {
-      if (!wait_exit(kPatience).has_value()) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-      }
-    }
-  }
-
-  // Waits until the child has its Registry open.
-  void wait_ready() {
-    REQUIRE_MESSAGE(read_byte(ready_fd_), "the forked writer did not get ready");
-    ::close(ready_fd_);
-    ready_fd_ = -1;
-  }
-
-  void go() {
-    const char g = 'g';
-    REQUIRE(::write(go_fd_, &g, 1) == 1);
-    ::close(go_fd_);
-    go_fd_ = -1;
-  }
-
-  // The child's exit code, or -1 when it did not exit normally in time.
-  int wait() {
-    auto status = wait_exit(kPatience);
-    if (!status) return -1;
-    return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
-  }
-
- private:
-  std::optional<int> wait_exit(std::chrono::milliseconds patience) {
-    const auto deadline = std::chrono::steady_clock::now() + patience;
-    for (;;) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        return status;
-      }
-      if (r < 0 || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-
-  pid_t pid_ = -1;
-  int go_fd_ = -1;
-  int ready_fd_ = -1;
-  bool reaped_ = false;
-};
+// Another process writing on the same file. Forked now, which must happen
+// while this process has one thread and no database open; it opens its own
+// Registry at once, says it is ready, and writes only after go().
+test::ForkedChild fork_writer(const WritePlan& plan) {
+  return test::ForkedChild([&plan](int go, int ready) { return write_in_child(plan, ready, go); });
+}
 
 // ---- A child process with its standard output on a pipe -------------------------
 
@@ -415,8 +301,8 @@ TEST_CASE("events: a subscriber receives the writes of another process") {
   test::TempDir dir;
   const auto path = dir / "shared.db";
   create_registry(path);
-  ForkedWriter child(
-      WritePlan{.db = path, .count = 50, .prefix = "remote", .actor = "other-process"});
+  auto child =
+      fork_writer(WritePlan{.db = path, .count = 50, .prefix = "remote", .actor = "other-process"});
 
   Registry reg = Registry::open(path, options_for("this-process"));
   const Revision start = reg.revision();
@@ -451,9 +337,9 @@ TEST_CASE("events: local and other processes' writes reach subscribers in revisi
   test::TempDir dir;
   const auto path = dir / "interleaved.db";
   create_registry(path);
-  ForkedWriter a(WritePlan{
+  auto a = fork_writer(WritePlan{
       .db = path, .count = 150, .prefix = "child-a", .actor = "process-a", .mixed = true});
-  ForkedWriter b(WritePlan{
+  auto b = fork_writer(WritePlan{
       .db = path, .count = 150, .prefix = "child-b", .actor = "process-b", .mixed = true});
 
   Registry reg = Registry::open(path, options_for("this-process"));
@@ -526,12 +412,12 @@ TEST_CASE("events: another process's commit made while the first subscription st
     test::TempDir dir;
     const auto path = dir / "race.db";
     create_registry(path);
-    ForkedWriter child(
-        WritePlan{.db = path, .count = 1, .prefix = "race", .actor = "other-process"});
+    auto child =
+        fork_writer(WritePlan{.db = path, .count = 1, .prefix = "race", .actor = "other-process"});
     Registry reg = Registry::open(path, options_for("this-process"));
     const Revision before = reg.revision();
     Recorder rec;
-    child.wait_ready();
+    child.wait_ready("the forked writer did not get ready");
     child.go();
     const auto subscribe_at =
         std::chrono::steady_clock::now() + std::chrono::microseconds((attempt % 60) * 25);
@@ -558,7 +444,7 @@ TEST_CASE("events: another process's revisions compacted before they were read e
   test::TempDir dir;
   const auto path = dir / "compacted.db";
   create_registry(path);
-  ForkedWriter child(WritePlan{
+  auto child = fork_writer(WritePlan{
       .db = path, .count = 100, .prefix = "gone", .actor = "other-process", .compact_to = 10});
 
   cairn::Options options = options_for("this-process");
@@ -636,12 +522,12 @@ TEST_CASE("events: `cairn watch` prints the writes of another process") {
       from = reg.revision() + 1;
     }
     // The third process: writes once `cairn watch` runs.
-    ForkedWriter writer(WritePlan{.db = path,
-                                  .count = 20,
-                                  .prefix = "watched",
-                                  .actor = "third-process",
-                                  .mixed = true,
-                                  .sentinel = true});
+    auto writer = fork_writer(WritePlan{.db = path,
+                                        .count = 20,
+                                        .prefix = "watched",
+                                        .actor = "third-process",
+                                        .mixed = true,
+                                        .sentinel = true});
 
     std::vector<std::string> argv = {cli,     "--db",   path.string(),
                                      "watch", "--from", std::to_string(from)};

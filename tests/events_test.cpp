@@ -45,19 +45,12 @@ using cairn::Subscription;
 using cairn::Tx;
 using nlohmann::json;
 using test::error_code_of;
+using test::kPatience;
+using test::make_app;
+using test::Recorder;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Only keeps a broken build from hanging; never a performance bound.
-constexpr auto kPatience = 30s;
-
-App make_app(std::string id) {
-  App a;
-  a.id = std::move(id);
-  a.meta = json{{"v", 1}};
-  return a;
-}
 
 Pool make_pool(std::string name) {
   Pool p;
@@ -84,61 +77,6 @@ std::vector<std::string> ids_of(const std::vector<Event>& events) {
   for (const auto& e : events) ids.push_back(e.id);
   return ids;
 }
-
-// Every handler call of one subscriber, in order, one vector per call.
-// Thread-safe: the handler runs on the subscription's delivery thread.
-class Recorder {
- public:
-  cairn::Handler handler() {
-    return [this](std::span<const Event> events) { add(events); };
-  }
-
-  void add(std::span<const Event> events) {
-    std::lock_guard lock(mu_);
-    calls_.emplace_back(events.begin(), events.end());
-  }
-
-  std::vector<std::vector<Event>> calls() const {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-
-  std::size_t call_count() const {
-    std::lock_guard lock(mu_);
-    return calls_.size();
-  }
-
-  // Every event received, flattened, in order of receipt.
-  std::vector<Event> events() const {
-    std::lock_guard lock(mu_);
-    std::vector<Event> out;
-    for (const auto& call : calls_) out.insert(out.end(), call.begin(), call.end());
-    return out;
-  }
-
-  bool has_revision(Revision r) const {
-    std::lock_guard lock(mu_);
-    for (const auto& call : calls_) {
-      for (const auto& e : call) {
-        if (e.revision == r) return true;
-      }
-    }
-    return false;
-  }
-
-  Revision last_revision() const {
-    std::lock_guard lock(mu_);
-    Revision last = 0;
-    for (const auto& call : calls_) {
-      for (const auto& e : call) last = std::max(last, e.revision);
-    }
-    return last;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::vector<Event>> calls_;
-};
 
 // A door a handler waits at until the test opens it.
 class Gate {

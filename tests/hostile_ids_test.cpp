@@ -53,21 +53,22 @@ struct Recorded {
   std::map<std::pair<int, std::string>, long> actions{};  // (authorizer action, object): count
 };
 
-struct Recorder {
+// The hooks' switch, and what they saw: SQL, not events (test::Recorder's).
+struct HookRecorder {
   std::mutex mu{};
   bool on = false;
   Recorded seen{};
 };
 
-Recorder& recorder() {
-  static Recorder r;
+HookRecorder& recorder() {
+  static HookRecorder r;
   return r;
 }
 
 // The object of an authorizer call: a table (read, insert, update, delete,
 // create, drop), a pragma's name, a function's name or a transaction verb.
 int on_authorize(void*, int action, const char* arg3, const char* arg4, const char*, const char*) {
-  Recorder& r = recorder();
+  HookRecorder& r = recorder();
   std::lock_guard lock(r.mu);
   if (r.on) {
     const char* object = action == SQLITE_FUNCTION ? arg4 : arg3;
@@ -80,7 +81,7 @@ int on_authorize(void*, int action, const char* arg3, const char* arg4, const ch
 // shown as `?`), or a "-- TRIGGER name" comment when a trigger starts.
 int on_trace(unsigned type, void*, void* stmt, void* x) {
   if (type != SQLITE_TRACE_STMT) return 0;
-  Recorder& r = recorder();
+  HookRecorder& r = recorder();
   std::lock_guard lock(r.mu);
   if (r.on) {
     r.seen.statements.emplace_back(static_cast<const char*>(x));

@@ -82,12 +82,13 @@ std::string num(int n) {
   return buf;
 }
 
-cairn::App make_app(const std::string& id, int n) {
-  cairn::App a;
-  a.id = id;
-  a.pools = {"pool-" + num(n % 7), "pool-" + num((n + 3) % 7)};
+// An app whose fields and size vary with `n`: test::make_app, plus triggers
+// and a protocol version, so faults land in records of many shapes.
+cairn::App varied_app(const std::string& id, int n) {
+  cairn::App a = test::make_app(
+      id, {"pool-" + num(n % 7), "pool-" + num((n + 3) % 7)},
+      {{"n", n}, {"text", std::string(static_cast<std::size_t>(40 + n % 200), 'm')}});
   a.triggers = {"on-start", "trigger-" + num(n)};
-  a.meta = json{{"n", n}, {"text", std::string(static_cast<std::size_t>(40 + n % 200), 'm')}};
   a.protocol_version = "1." + std::to_string(n % 5);
   return a;
 }
@@ -125,7 +126,7 @@ void build_base(const fs::path& path, int records) {
   });
   reg.transact([&](cairn::Tx& tx) {
     for (int i = 0; i < records; ++i) {
-      tx.apps().put(make_app("app-" + num(i), i));
+      tx.apps().put(varied_app("app-" + num(i), i));
       tx.blocks().put(make_block("block-" + num(i), "pool-" + num(i % pools), i));
       tx.config().save("config-" + num(i), json{{"n", i}, {"list", {1, 2, i}}});
     }
@@ -240,26 +241,15 @@ Seen classify(const T& got, const T& before, const T& after) {
   return Seen::neither;
 }
 
-// Records every event delivered to it.
-struct Recorder {
-  std::mutex mu;
-  std::vector<std::string> events;  // "topic id"
-
-  cairn::Handler handler() {
-    return [this](std::span<const cairn::Event> batch) {
-      std::lock_guard lock(mu);
-      for (const auto& e : batch) events.push_back(e.topic + " " + e.id);
-    };
+// The events `recorder` was handed, as "topic id", but for the marker's.
+std::vector<std::string> without_marker(const test::Recorder& recorder) {
+  std::vector<std::string> out;
+  for (const auto& e : recorder.events()) {
+    std::string event = e.topic + " " + e.id;
+    if (!test::contains(event, kMarker)) out.push_back(std::move(event));
   }
-  std::vector<std::string> without_marker() {
-    std::lock_guard lock(mu);
-    std::vector<std::string> out;
-    for (const auto& e : events) {
-      if (!test::contains(e, kMarker)) out.push_back(e);
-    }
-    return out;
-  }
-};
+  return out;
+}
 
 // ---- operations and faults ------------------------------------------------------
 
@@ -348,13 +338,13 @@ Reference reference_run(const fs::path& root, const Operation& op) {
     return ref;
   }
   auto reg = cairn::Registry::open(run / "registry.db", options());
-  Recorder recorder;
+  test::Recorder recorder;
   auto sub = reg.subscribe({}, recorder.handler());
   ref.api_before = api_view(reg);
   op.call(reg, run);
   ref.api_after = api_view(reg);
   REQUIRE(reg.wait_for(reg.revision()));
-  ref.events = recorder.without_marker();
+  ref.events = without_marker(recorder);
   sub.reset();
   reg.close();
   ref.after = dump_run(run);
@@ -371,7 +361,7 @@ bool run_once(const fs::path& root, const Operation& op, const Reference& ref, c
   const std::string where = op.name + " " + combo_name(combo) + " N=" + std::to_string(n);
 
   std::optional<cairn::Registry> reg;
-  Recorder recorder;
+  test::Recorder recorder;
   cairn::Subscription sub;
   if (!op.is_open) {
     reg.emplace(cairn::Registry::open(db, options()));
@@ -455,7 +445,7 @@ bool run_once(const fs::path& root, const Operation& op, const Reference& ref, c
   auto e = test::error_of([&] { marker = write_marker(*reg, n); });
   CHECK_MESSAGE(!e, "the write after the fault failed: ", (e ? e->what() : ""));
   if (marker > 0) CHECK(reg->wait_for(marker, std::chrono::seconds(30)));
-  const auto delivered = recorder.without_marker();
+  const auto delivered = without_marker(recorder);
   if (!op.is_open) {
     if (failed) {
       CHECK_MESSAGE(delivered.empty(), "events delivered for a failed call: ", delivered.front());
@@ -553,7 +543,7 @@ TEST_CASE("io faults: a put that hits an I/O fault fails typed and changes nothi
   Bases bases;
   Operation op{.name = "put", .base = bases.current};
   op.call = [](cairn::Registry& reg, const fs::path&) {
-    reg.apps().put(make_app("app-new", 4242));
+    reg.apps().put(varied_app("app-new", 4242));
   };
   run_operation(op, bases.dir.path());
 }
@@ -574,7 +564,7 @@ TEST_CASE("io faults: a multi-record transaction is applied whole or not at all"
     const int k = tx_records();
     reg.transact([&](cairn::Tx& tx) {
       for (int i = 0; i < k; ++i) {
-        tx.apps().put(make_app("tx-app-" + num(i), 1000 + i));
+        tx.apps().put(varied_app("tx-app-" + num(i), 1000 + i));
         tx.pools().put(make_pool("tx-pool-" + num(i), 1000 + i));
         tx.blocks().put(make_block("tx-block-" + num(i), "tx-pool-" + num(i), 1000 + i));
         tx.config().save("tx-config-" + num(i), json{{"i", i}});
@@ -645,7 +635,7 @@ bool writer_reopened_after_failed_sync(const std::function<void(cairn::Registry&
 
 TEST_CASE("io faults: after a failed fsync on put, the writer is reopened before the next write") {
   CHECK(writer_reopened_after_failed_sync(
-      [](cairn::Registry& reg) { reg.apps().put(make_app("app-new", 7)); }));
+      [](cairn::Registry& reg) { reg.apps().put(varied_app("app-new", 7)); }));
 }
 
 TEST_CASE(
@@ -653,7 +643,7 @@ TEST_CASE(
     "next write") {
   CHECK(writer_reopened_after_failed_sync([](cairn::Registry& reg) {
     reg.transact([](cairn::Tx& tx) {
-      tx.apps().put(make_app("tx-a", 1));
+      tx.apps().put(varied_app("tx-a", 1));
       tx.config().save("tx-c", json{{"v", 1}});
     });
   }));

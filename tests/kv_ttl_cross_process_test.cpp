@@ -15,8 +15,6 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
-#include <mutex>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,26 +54,14 @@ bool eventually(const std::function<bool()>& done) {
   return true;
 }
 
-// The ids of the kv.expired events one subscriber was handed.
-class ExpiredIds {
- public:
-  cairn::Handler handler() {
-    return [this](std::span<const Event> events) {
-      std::lock_guard lock(mu_);
-      for (const auto& e : events) {
-        if (e.op == Op::expired) ids_.push_back(e.id);
-      }
-    };
+// The ids of the kv.expired events `recorder` was handed, in order.
+std::vector<std::string> expired_ids(const test::Recorder& recorder) {
+  std::vector<std::string> ids;
+  for (const auto& e : recorder.events()) {
+    if (e.op == Op::expired) ids.push_back(e.id);
   }
-  std::vector<std::string> ids() const {
-    std::lock_guard lock(mu_);
-    return ids_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> ids_;
-};
+  return ids;
+}
 
 // `cairn put kv NS KEY VALUE --ttl-ms TTL` on `db`, in a process of its own.
 void put_with_ttl_in_cli(const fs::path& db, const std::string& ns, const std::string& key,
@@ -95,13 +81,13 @@ TEST_CASE("kv ttl: an entry another process wrote with a TTL is purged, with its
   // Nothing in the file expires when the long-lived registry opens.
   Registry reg = Registry::open(db, long_lived_options());
   reg.kv("setup").put("forever", "x");
-  ExpiredIds expired;
-  auto sub = reg.subscribe(Filter{.kinds = {Kind::kv}}, expired.handler());
+  test::Recorder kv_events;
+  auto sub = reg.subscribe(Filter{.kinds = {Kind::kv}}, kv_events.handler());
 
   put_with_ttl_in_cli(db, "sessions", "abc", 300);
 
-  CHECK(eventually([&] { return !expired.ids().empty(); }));
-  CHECK(expired.ids() == std::vector<std::string>{"sessions/abc"});
+  CHECK(eventually([&] { return !expired_ids(kv_events).empty(); }));
+  CHECK(expired_ids(kv_events) == std::vector<std::string>{"sessions/abc"});
   CHECK(eventually([&] { return reg.stats().kv_entries == 1; }));
   CHECK_FALSE(reg.kv("sessions").exists("abc"));
   CHECK(reg.kv("setup").exists("forever"));
@@ -111,16 +97,16 @@ TEST_CASE("kv ttl: entries other processes write after the first purge are purge
   test::TempDir dir;
   const fs::path db = dir / "registry.db";
   Registry reg = Registry::open(db, long_lived_options());
-  ExpiredIds expired;
-  auto sub = reg.subscribe(Filter{.kinds = {Kind::kv}}, expired.handler());
+  test::Recorder kv_events;
+  auto sub = reg.subscribe(Filter{.kinds = {Kind::kv}}, kv_events.handler());
 
   for (const std::string key : {"first", "second", "third"}) {
     CAPTURE(key);
     put_with_ttl_in_cli(db, "sessions", key, 100);
     CHECK(eventually([&] { return reg.stats().kv_entries == 0; }));
   }
-  CHECK(eventually([&] { return expired.ids().size() == 3; }));
-  CHECK(expired.ids() ==
+  CHECK(eventually([&] { return expired_ids(kv_events).size() == 3; }));
+  CHECK(expired_ids(kv_events) ==
         std::vector<std::string>{"sessions/first", "sessions/second", "sessions/third"});
 }
 

@@ -412,7 +412,8 @@ ChildResult collect(pid_t pid, int fd, int timeout_s) {
 }
 
 // Forks a child that runs check_variant and writes its lines into a pipe.
-// This process has no database open and no other thread at this point.
+// This process has no database open and no other thread at this point. (Not
+// test::ForkedChild: a hang or a crash is the outcome collect() measures.)
 ChildResult run_child(const fs::path& path, const Expected& want, bool mapped, int timeout_s) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);

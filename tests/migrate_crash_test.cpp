@@ -77,7 +77,9 @@ cairn::Timestamp fixed_clock() { return 1'700'000'000'000; }
 enum class Journal { wal, rollback };
 
 // Runs in a forked child: the whole chain on `path`. Exits 0 when done, 1 on
-// an error (reported on stderr). Never returns.
+// an error (reported on stderr). Never returns. (Forked bare, not through
+// test::ForkedChild: the loop kills it at a random moment and counts how it
+// ended from the raw wait status.)
 [[noreturn]] void migrate_child(const fs::path& path, Journal journal,
                                 const std::vector<Migration>& chain) {
   int status = 0;

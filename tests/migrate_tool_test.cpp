@@ -776,6 +776,7 @@ TEST_CASE("migrate: four processes migrating one file at once apply each migrati
     if (kind == 1) test::write_bytes(path, "");
     if (kind == 2) make_v1_registry(path);
 
+    // Not test::ForkedChild: closing one start pipe releases every child at once.
     int start[2];
     REQUIRE(::pipe(start) == 0);
     std::vector<pid_t> children;

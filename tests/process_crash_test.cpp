@@ -405,6 +405,8 @@ struct Child {
   int ack_fd = -1;
 };
 
+// Not test::ForkedChild: the loop kills the writer at a chosen moment and
+// counts how each one ended from its raw wait status.
 Child start_writer(const fs::path& path, cairn::Synchronous sync, std::uint64_t seed,
                    std::int64_t first_gen) {
   int fds[2];

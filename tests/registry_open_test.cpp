@@ -27,6 +27,7 @@ using cairn::Pool;
 using cairn::Registry;
 using nlohmann::json;
 using test::error_code_of;
+using test::make_app;
 
 namespace {
 
@@ -41,14 +42,6 @@ class UmaskGuard {
  private:
   mode_t old_;
 };
-
-App make_app(std::string id) {
-  App a;
-  a.id = std::move(id);
-  a.pools = {"p"};
-  a.meta = json{{"k", "v"}};
-  return a;
-}
 
 Pool make_pool(std::string name) {
   Pool p;
@@ -68,7 +61,7 @@ MemoryBlock make_block(std::string id) {
 // Writes one record of each kind.
 void fill(Registry& reg) {
   reg.pools().put(make_pool("p"));
-  reg.apps().put(make_app("a"));
+  reg.apps().put(make_app("a", {"p"}, {{"k", "v"}}));
   reg.blocks().put(make_block("b"));
   reg.config().save("c", json{{"answer", 42}});
 }
@@ -135,7 +128,7 @@ TEST_CASE("registry: data persists across close and reopen of a file") {
   CHECK(events[3].topic == "config.changed");
 
   // The revision sequence goes on where it stopped.
-  CHECK(reg.apps().put(make_app("a2")).revision == revision + 1);
+  CHECK(reg.apps().put(make_app("a2", {"p"})).revision == revision + 1);
 }
 
 TEST_CASE("registry: an in-memory registry has the same verbs, and each is independent") {
@@ -159,7 +152,7 @@ TEST_CASE("registry: an in-memory registry has the same verbs, and each is indep
   CHECK(two.revision() == 0);
   CHECK(two.changes(1).empty());
 
-  two.apps().put(make_app("only-in-two"));
+  two.apps().put(make_app("only-in-two", {"p"}));
   CHECK_FALSE(one.apps().find("only-in-two").has_value());
   CHECK(two.revision() == 1);
 
@@ -179,7 +172,7 @@ TEST_CASE("registry: directories are created 0700 and files 0600, whatever the u
   const auto path = nested / "registry.db";
 
   auto reg = Registry::open(path);
-  reg.apps().put(make_app("x"));  // makes sure the WAL is in use
+  reg.apps().put(make_app("x", {"p"}));  // makes sure the WAL is in use
 
   CHECK(test::file_mode(dir / "a") == 0700u);
   CHECK(test::file_mode(dir / "a" / "b") == 0700u);
@@ -193,7 +186,7 @@ TEST_CASE("registry: directories are created 0700 and files 0600, whatever the u
   SUBCASE("and after reopening") {
     reg.close();
     auto again = Registry::open(path);
-    again.apps().put(make_app("y"));
+    again.apps().put(make_app("y", {"p"}));
     CHECK(test::file_mode(path) == 0600u);
     CHECK(test::file_mode(path.string() + "-wal") == 0600u);
     CHECK(test::file_mode(path.string() + "-shm") == 0600u);
@@ -372,7 +365,7 @@ TEST_CASE("registry: the sqlite3 shell reads a registry file") {
   {
     auto reg = Registry::open(path);
     fill(reg);
-    reg.apps().put(make_app("a2"));
+    reg.apps().put(make_app("a2", {"p"}));
   }
   REQUIRE(test::run_command("command -v sqlite3 >/dev/null").exit_code == 0);
   const auto db = test::shell_quote(path.string());
@@ -416,7 +409,7 @@ TEST_CASE("registry: stats() reports the registry") {
   CHECK(empty.apps == 0);
 
   fill(reg);
-  reg.apps().put(make_app("a2"));
+  reg.apps().put(make_app("a2", {"p"}));
   reg.pools().put(make_pool("p2"));
   reg.config().save("c2", 1);
   reg.config().save("c3", 1);
@@ -463,7 +456,7 @@ TEST_CASE("registry: after close(), calls fail with errc::closed") {
 
   CHECK(error_code_of([&] { reg.apps().get("a"); }) == errc::closed);
   CHECK(error_code_of([&] { reg.apps().find("a"); }) == errc::closed);
-  CHECK(error_code_of([&] { reg.apps().put(make_app("z")); }) == errc::closed);
+  CHECK(error_code_of([&] { reg.apps().put(make_app("z", {"p"})); }) == errc::closed);
   CHECK(error_code_of([&] { reg.pools().list(); }) == errc::closed);
   CHECK(error_code_of([&] { reg.blocks().count(); }) == errc::closed);
   CHECK(error_code_of([&] { reg.config().load("c"); }) == errc::closed);

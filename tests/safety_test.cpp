@@ -10,9 +10,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <set>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +23,8 @@ using cairn::errc;
 using cairn::Registry;
 using nlohmann::json;
 using test::error_code_of;
+using test::make_app;
+using test::Recorder;
 namespace fs = std::filesystem;
 
 cairn::Options options() {
@@ -32,13 +32,6 @@ cairn::Options options() {
   o.synchronous = cairn::Synchronous::normal;
   o.backup_before_migrate = false;
   return o;
-}
-
-App make_app(std::string id) {
-  App a;
-  a.id = std::move(id);
-  a.pools = {"p"};
-  return a;
 }
 
 std::set<std::string> app_ids(Registry& reg) {
@@ -65,29 +58,11 @@ std::set<std::string> tree(const fs::path& dir) {
   return out;
 }
 
-class Recorder {
- public:
-  cairn::Handler handler() {
-    return [this](std::span<const cairn::Event> events) {
-      std::lock_guard lock(mu_);
-      events_.insert(events_.end(), events.begin(), events.end());
-    };
-  }
-  std::vector<cairn::Event> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<cairn::Event> events_;
-};
-
 // A registry with two apps, backed up to `backup`.
 void make_backup(const fs::path& db, const fs::path& backup) {
   Registry reg = Registry::open(db, options());
-  reg.apps().put(make_app("a1"));
-  reg.apps().put(make_app("a2"));
+  reg.apps().put(make_app("a1", {"p"}));
+  reg.apps().put(make_app("a2", {"p"}));
   reg.backup(backup);
 }
 
@@ -123,7 +98,7 @@ TEST_CASE("paths: a registry, its backup and its restore are exactly the files n
     {
       Registry reg = Registry::open(target, options());
       CHECK(app_ids(reg) == std::set<std::string>{"a1", "a2"});
-      reg.apps().put(make_app("a3"));
+      reg.apps().put(make_app("a3", {"p"}));
       reg.restore_from(backup);
       CHECK(app_ids(reg) == std::set<std::string>{"a1", "a2"});
     }
@@ -142,7 +117,7 @@ TEST_CASE("paths: a relative name starting with file: is a file in the working d
   REQUIRE(::chdir(dir.path().c_str()) == 0);
   {
     Registry reg = Registry::open("file:x.db?mode=memory", options());
-    reg.apps().put(make_app("a1"));
+    reg.apps().put(make_app("a1", {"p"}));
   }
   CHECK(fs::exists(dir / "file:x.db?mode=memory"));
   {
@@ -231,7 +206,7 @@ TEST_CASE("schema: cairn check reports drift, broken CHECK constraints and forei
   const fs::path db = dir / "r.db";
   {
     Registry reg = Registry::open(db, options());
-    reg.apps().put(make_app("a1"));
+    reg.apps().put(make_app("a1", {"p"}));
   }
   const std::string cli = CAIRN_CLI_PATH;
   const auto check = [&] {
@@ -260,7 +235,7 @@ TEST_CASE("restore: every refusal leaves the target's bytes, -wal and records as
   keep_wal.journal_size_limit = 1 << 30;
   {
     Registry reg = Registry::open(target, keep_wal);
-    reg.apps().put(make_app("t1"));
+    reg.apps().put(make_app("t1", {"p"}));
   }
   std::string problem;
   SUBCASE("a manifest that is not JSON") {
@@ -323,7 +298,7 @@ TEST_CASE("restore: a target held open, or of another application, is refused un
   }
   SUBCASE("a registry open in this process") {
     Registry live = Registry::open(target, options());
-    live.apps().put(make_app("t1"));
+    live.apps().put(make_app("t1", {"p"}));
     const std::string bytes = test::read_bytes(target);
     CHECK(error_code_of([&] { cairn::restore(good, target); }) == errc::restore_refused);
     CHECK(test::read_bytes(target) == bytes);
@@ -335,7 +310,7 @@ TEST_CASE("restore_from: no subscriber takes the backup's history for new writes
   test::TempDir dir;
   const fs::path db = dir / "live.db";
   Registry reg = Registry::open(db, options());
-  for (int i = 1; i <= 10; ++i) reg.apps().put(make_app("a" + std::to_string(i)));
+  for (int i = 1; i <= 10; ++i) reg.apps().put(make_app("a" + std::to_string(i), {"p"}));
   reg.backup(dir / "b.db");  // the backup's history: revisions 1..11
   {
     // A named subscription handles everything up to 25.
@@ -367,7 +342,7 @@ TEST_CASE("restore_from: no subscriber takes the backup's history for new writes
   cairn::SubscribeOptions named;
   named.name = "indexer";
   auto sub = reg.subscribe({}, resumed.handler(), named);
-  reg.apps().put(make_app("new"));
+  reg.apps().put(make_app("new", {"p"}));
   REQUIRE(reg.wait_for(reg.revision()));
   const auto events = resumed.events();
   REQUIRE(!events.empty());
@@ -386,7 +361,7 @@ TEST_CASE("prune: only verified backups beyond keep go; the others are reported,
   fs::create_directories(backups);
   Registry reg = Registry::open(dir / "live.db", options());
   for (int i = 1; i <= 4; ++i) {
-    reg.apps().put(make_app("a" + std::to_string(i)));
+    reg.apps().put(make_app("a" + std::to_string(i), {"p"}));
     reg.backup(backups / ("b" + std::to_string(i) + ".db"));
     ::usleep(2000);  // distinct created_at
   }
@@ -417,13 +392,13 @@ TEST_CASE("prune: only verified backups beyond keep go; the others are reported,
 TEST_CASE("backup: an existing name is refused unless overwrite, and the old pair stays good") {
   test::TempDir dir;
   Registry reg = Registry::open(dir / "live.db", options());
-  reg.apps().put(make_app("a1"));
+  reg.apps().put(make_app("a1", {"p"}));
   const fs::path dest = dir / "b.db";
   reg.backup(dest);
   const auto before = test::snapshot(dir.path());
   CHECK(error_code_of([&] { reg.backup(dest); }) == errc::backup_failed);
   CHECK(test::read_bytes(dest) == before.at("b.db"));
-  reg.apps().put(make_app("a2"));
+  reg.apps().put(make_app("a2", {"p"}));
   cairn::BackupOptions overwrite;
   overwrite.overwrite = true;
   const cairn::Revision now = reg.revision();
@@ -438,12 +413,12 @@ TEST_CASE("backup: an existing name is refused unless overwrite, and the old pai
 TEST_CASE("backup: an overwrite cut between its renames keeps a whole previous pair") {
   test::TempDir dir;
   Registry reg = Registry::open(dir / "live.db", options());
-  reg.apps().put(make_app("a1"));
+  reg.apps().put(make_app("a1", {"p"}));
   const fs::path dest = dir / "b.db";
   const fs::path previous = dir / "b.db.previous";
   reg.backup(dest);
   const cairn::Revision old_revision = cairn::verify_backup(dest).last_revision;
-  reg.apps().put(make_app("a2"));
+  reg.apps().put(make_app("a2", {"p"}));
   const fs::path newer = dir / "newer.db";
   reg.backup(newer);
   fs::create_hard_link(dest, previous);
@@ -463,7 +438,7 @@ TEST_CASE("backup: an overwrite cut between its renames keeps a whole previous p
   // The next overwrite keeps the whole previous pair aside, not the broken
   // one, until its own pair is in place.
   const auto previous_bytes = test::read_bytes(previous);
-  reg.apps().put(make_app("a3"));
+  reg.apps().put(make_app("a3", {"p"}));
   cairn::BackupOptions overwrite;
   overwrite.overwrite = true;
   overwrite.progress = [&](std::int64_t, std::int64_t) {
@@ -507,7 +482,7 @@ TEST_CASE("read-only: opening never writes, and refuses what it would have to wr
       Registry reg = Registry::open(dir / "b.db", ro);
       CHECK(app_ids(reg) == std::set<std::string>{"a1", "a2"});
       CHECK(reg.stats().apps == 2);
-      CHECK(error_code_of([&] { reg.apps().put(make_app("x")); }) == errc::read_only);
+      CHECK(error_code_of([&] { reg.apps().put(make_app("x", {"p"})); }) == errc::read_only);
       CHECK(error_code_of([&] { reg.backup(dir / "again.db"); }) == errc::read_only);
       CHECK(error_code_of([&] { reg.kv("ns").put("k", "v"); }) == errc::read_only);
       Recorder r;

@@ -18,12 +18,13 @@ using test::error_code_of;
 
 namespace {
 
-App make_app(std::string id, std::vector<std::string> pools = {}) {
-  App a;
-  a.id = std::move(id);
-  a.pools = std::move(pools);
+// An app with every field set, unknown keys in meta too: test::make_app, plus
+// triggers and a protocol version.
+App full_app(std::string id, std::vector<std::string> pools = {}) {
+  App a =
+      test::make_app(std::move(id), std::move(pools),
+                     {{"owner", "ops"}, {"replicas", 3}, {"nested", {{"x-unknown", {1, 2, 3}}}}});
   a.triggers = {"on-start", "on-stop"};
-  a.meta = json{{"owner", "ops"}, {"replicas", 3}, {"nested", {{"x-unknown", {1, 2, 3}}}}};
   a.protocol_version = "latzero/1.2";
   return a;
 }
@@ -48,7 +49,7 @@ TEST_CASE_TEMPLATE("apps: find and get of an absent id", Mode, test::InMemory, t
 TEST_CASE_TEMPLATE("apps: put then get returns the same record", Mode, test::InMemory,
                    test::OnDisk) {
   test::Fixture<Mode> f;
-  App in = make_app("svc.alpha:1@eu/west-2", {"pool-a", "pool-b"});
+  App in = full_app("svc.alpha:1@eu/west-2", {"pool-a", "pool-b"});
   in.rehydrated = true;
 
   App stored = f.reg.apps().put(in);
@@ -70,7 +71,7 @@ TEST_CASE_TEMPLATE("apps: put then get returns the same record", Mode, test::InM
     CHECK(got.meta["nested"]["x-unknown"] == json({1, 2, 3}));
   }
   SUBCASE("create stores the same as put") {
-    App created = f.reg.apps().create(make_app("other"));
+    App created = f.reg.apps().create(full_app("other"));
     CHECK(test::image(f.reg.apps().get("other")) == test::image(created));
   }
 }
@@ -78,10 +79,10 @@ TEST_CASE_TEMPLATE("apps: put then get returns the same record", Mode, test::InM
 TEST_CASE_TEMPLATE("apps: create of a present id fails with already_exists", Mode, test::InMemory,
                    test::OnDisk) {
   test::Fixture<Mode> f;
-  App first = f.reg.apps().create(make_app("a"));
+  App first = f.reg.apps().create(full_app("a"));
   auto rev = f.reg.revision();
 
-  App again = make_app("a");
+  App again = full_app("a");
   again.meta = json{{"changed", true}};
   CHECK(error_code_of([&] { f.reg.apps().create(again); }) == errc::already_exists);
   CHECK(f.reg.revision() == rev);
@@ -92,7 +93,7 @@ TEST_CASE_TEMPLATE("apps: the registry sets timestamps and revision", Mode, test
                    test::OnDisk) {
   test::Fixture<Mode> f;
   const auto t0 = f.clock.now();
-  App in = make_app("a");
+  App in = full_app("a");
   in.created_at = 5;
   in.updated_at = 6;
   in.revision = 77;
@@ -141,10 +142,10 @@ TEST_CASE_TEMPLATE("apps: revisions strictly increase per committed write", Mode
                    test::OnDisk) {
   test::Fixture<Mode> f;
   CHECK(f.reg.revision() == 0);
-  auto r1 = f.reg.apps().put(make_app("a")).revision;
-  auto r2 = f.reg.apps().create(make_app("b")).revision;
+  auto r1 = f.reg.apps().put(full_app("a")).revision;
+  auto r2 = f.reg.apps().create(full_app("b")).revision;
   auto r3 = f.reg.apps().update("a", [](App& a) { a.triggers.push_back("t"); }).revision;
-  auto r4 = f.reg.apps().put(make_app("b")).revision;
+  auto r4 = f.reg.apps().put(full_app("b")).revision;
   CHECK(r1 == 1);
   CHECK(r2 == r1 + 1);
   CHECK(r3 == r2 + 1);
@@ -162,13 +163,13 @@ TEST_CASE_TEMPLATE("apps: put with Expect is a compare-and-swap", Mode, test::In
   test::Fixture<Mode> f;
 
   SUBCASE("Expect{0} on an absent id creates it") {
-    App stored = f.reg.apps().put(make_app("a"), Expect{.revision = 0});
+    App stored = f.reg.apps().put(full_app("a"), Expect{.revision = 0});
     CHECK(f.reg.apps().get("a").revision == stored.revision);
   }
 
   SUBCASE("Expect{0} on a present id fails with conflict") {
-    App first = f.reg.apps().put(make_app("a"));
-    App second = make_app("a");
+    App first = f.reg.apps().put(full_app("a"));
+    App second = full_app("a");
     second.meta = json{{"v", 2}};
     CHECK(error_code_of([&] { f.reg.apps().put(second, Expect{.revision = 0}); }) ==
           errc::conflict);
@@ -177,7 +178,7 @@ TEST_CASE_TEMPLATE("apps: put with Expect is a compare-and-swap", Mode, test::In
   }
 
   SUBCASE("the current revision succeeds") {
-    App first = f.reg.apps().put(make_app("a"));
+    App first = f.reg.apps().put(full_app("a"));
     App edit = first;
     edit.meta = json{{"v", 2}};
     App second = f.reg.apps().put(edit, Expect{.revision = first.revision});
@@ -195,8 +196,8 @@ TEST_CASE_TEMPLATE("apps: put with Expect is a compare-and-swap", Mode, test::In
   }
 
   SUBCASE("a wrong revision fails with conflict and writes nothing") {
-    App first = f.reg.apps().put(make_app("a"));
-    f.reg.apps().put(make_app("b"));
+    App first = f.reg.apps().put(full_app("a"));
+    f.reg.apps().put(full_app("b"));
     const auto rev = f.reg.revision();
     App edit = first;
     edit.meta = json{{"v", 2}};
@@ -208,8 +209,8 @@ TEST_CASE_TEMPLATE("apps: put with Expect is a compare-and-swap", Mode, test::In
   }
 
   SUBCASE("a revision on an absent id fails with conflict") {
-    f.reg.apps().put(make_app("other"));
-    CHECK(error_code_of([&] { f.reg.apps().put(make_app("a"), Expect{.revision = 1}); }) ==
+    f.reg.apps().put(full_app("other"));
+    CHECK(error_code_of([&] { f.reg.apps().put(full_app("a"), Expect{.revision = 1}); }) ==
           errc::conflict);
     CHECK_FALSE(f.reg.apps().find("a").has_value());
   }
@@ -218,7 +219,7 @@ TEST_CASE_TEMPLATE("apps: put with Expect is a compare-and-swap", Mode, test::In
 TEST_CASE_TEMPLATE("apps: update reads, edits and writes the record", Mode, test::InMemory,
                    test::OnDisk) {
   test::Fixture<Mode> f;
-  App first = f.reg.apps().put(make_app("a", {"p1"}));
+  App first = f.reg.apps().put(full_app("a", {"p1"}));
 
   SUBCASE("the edit is stored and returned") {
     App updated = f.reg.apps().update("a", [](App& a) {
@@ -290,8 +291,8 @@ TEST_CASE_TEMPLATE("apps: update reads, edits and writes the record", Mode, test
 
 TEST_CASE_TEMPLATE("apps: remove", Mode, test::InMemory, test::OnDisk) {
   test::Fixture<Mode> f;
-  App first = f.reg.apps().put(make_app("a"));
-  f.reg.apps().put(make_app("b"));
+  App first = f.reg.apps().put(full_app("a"));
+  f.reg.apps().put(full_app("b"));
   const auto rev = f.reg.revision();
 
   SUBCASE("a present id is removed once") {
@@ -323,7 +324,7 @@ TEST_CASE_TEMPLATE("apps: remove", Mode, test::InMemory, test::OnDisk) {
 
   SUBCASE("a removed id can be created again") {
     CHECK(f.reg.apps().remove("a"));
-    App again = f.reg.apps().create(make_app("a"));
+    App again = f.reg.apps().create(full_app("a"));
     CHECK(again.revision == rev + 2);
   }
 }
@@ -331,7 +332,7 @@ TEST_CASE_TEMPLATE("apps: remove", Mode, test::InMemory, test::OnDisk) {
 TEST_CASE_TEMPLATE("apps: list orders by id and pages with after and limit", Mode, test::InMemory,
                    test::OnDisk) {
   test::Fixture<Mode> f;
-  for (const char* id : {"c", "a", "e", "b", "d"}) f.reg.apps().put(make_app(id));
+  for (const char* id : {"c", "a", "e", "b", "d"}) f.reg.apps().put(full_app(id));
 
   CHECK(ids(f.reg.apps().list()) == Ids{"a", "b", "c", "d", "e"});
   CHECK(ids(f.reg.apps().list(AppQuery{.pool = {}, .after = {}, .limit = 2})) == Ids{"a", "b"});
@@ -369,10 +370,10 @@ TEST_CASE_TEMPLATE("apps: apps in a pool, through memberships", Mode, test::InMe
                    test::OnDisk) {
   test::Fixture<Mode> f;
   // The pools need not exist as records: apps register first.
-  f.reg.apps().put(make_app("a", {"p1", "p2"}));
-  f.reg.apps().put(make_app("b", {"p2"}));
-  f.reg.apps().put(make_app("c"));
-  f.reg.apps().put(make_app("d", {"p2", "p3"}));
+  f.reg.apps().put(full_app("a", {"p1", "p2"}));
+  f.reg.apps().put(full_app("b", {"p2"}));
+  f.reg.apps().put(full_app("c"));
+  f.reg.apps().put(full_app("d", {"p2", "p3"}));
 
   CHECK(ids(f.reg.apps().in_pool("p1")) == Ids{"a"});
   CHECK(ids(f.reg.apps().in_pool("p2")) == Ids{"a", "b", "d"});
@@ -435,7 +436,7 @@ TEST_CASE_TEMPLATE("apps: apps in a pool, through memberships", Mode, test::InMe
 TEST_CASE_TEMPLATE("apps: change-log events", Mode, test::InMemory, test::OnDisk) {
   test::Fixture<Mode> f;
   const auto t0 = f.clock.now();
-  App first = f.reg.apps().create(make_app("a"));
+  App first = f.reg.apps().create(full_app("a"));
 
   auto created = test::events_at(f.reg, first.revision);
   REQUIRE(created.size() == 1);
@@ -452,7 +453,7 @@ TEST_CASE_TEMPLATE("apps: change-log events", Mode, test::InMemory, test::OnDisk
   CHECK(created[0].after->at("meta") == first.meta);
 
   SUBCASE("put of a new id is a registration") {
-    App b = f.reg.apps().put(make_app("b"));
+    App b = f.reg.apps().put(full_app("b"));
     auto events = test::events_at(f.reg, b.revision);
     REQUIRE(events.size() == 1);
     CHECK(events[0].topic == "app.registered");
@@ -499,7 +500,7 @@ TEST_CASE_TEMPLATE("apps: change-log events", Mode, test::InMemory, test::OnDisk
   }
 
   SUBCASE("changes(from) lists every write in order") {
-    f.reg.apps().put(make_app("b"));
+    f.reg.apps().put(full_app("b"));
     f.reg.apps().remove("a");
     auto all = f.reg.changes(1);
     REQUIRE(all.size() == 3);
@@ -515,7 +516,7 @@ TEST_CASE_TEMPLATE("apps: change-log events", Mode, test::InMemory, test::OnDisk
 }
 
 TEST_CASE("apps: the JSON form round-trips") {
-  App a = make_app("a", {"p1"});
+  App a = full_app("a", {"p1"});
   a.registered = 11;
   a.last_seen = 12;
   a.rehydrated = true;

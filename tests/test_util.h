@@ -1,33 +1,54 @@
-// Helpers shared by the unit tests: temporary directories, a clock the test
-// controls, file inspection, a read-only sqlite3 query, a shell runner, and a
-// way to check which cairn::errc a call fails with.
+// Helpers shared by the unit tests, in one header:
+//
+//   errors        ErrorCode, code, error_of, error_code_of: which cairn::errc a call fails with
+//   files         TempDir, RamTempDir, read_bytes, write_bytes, file_mode, dir_entries, snapshot
+//   SQL           query, query_value, exec_sql: the file seen through the sqlite3 C API
+//   JSON          contains, nested_object, nested_array, same
+//   registries    TestClock, InMemory / OnDisk, Fixture, image, keys_of, events_at, make_app
+//   subscribers   Recorder: a subscriber that keeps what it is handed
+//   processes     run_command, run_process: a program in a child process, its output captured
+//   forks         ForkedChild: this test, forked, e.g. a writer on the test's registry file
+//   backups       sha256_of, write_matching_manifest: backups built or changed by hand
 #pragma once
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "cairn/cairn.h"
+
+extern char** environ;
 
 namespace test {
 
@@ -305,6 +326,20 @@ std::vector<std::string> keys_of(const Records& records, KeyFn key) {
   return out;
 }
 
+// An app record for tests that need one: `id`, in `pools`, with `meta`; the
+// other fields keep their defaults. The default meta is small and not empty,
+// so a test can see it kept or changed; a test that asserts on a field's
+// value passes that value here, where the reader sees it.
+//   reg.apps().put(test::make_app("a1", {"p"}, {{"k", "v"}}));
+inline cairn::App make_app(std::string id, std::vector<std::string> pools = {},
+                           nlohmann::json meta = {{"v", 1}}) {
+  cairn::App a;
+  a.id = std::move(id);
+  a.pools = std::move(pools);
+  a.meta = std::move(meta);
+  return a;
+}
+
 }  // namespace test
 
 TYPE_TO_STRING(test::InMemory);
@@ -321,18 +356,101 @@ inline std::vector<cairn::Event> events_at(const cairn::Registry& reg, cairn::Re
   return out;
 }
 
-}  // namespace test
+// How long a test waits for something that happens by contract (an event
+// delivered, a child exiting): it only keeps a broken build from hanging, and
+// is never a performance bound.
+inline constexpr std::chrono::seconds kPatience{30};
 
-// Child processes: run_process runs a program and captures its output.
-#include <fcntl.h>
-#include <unistd.h>
+// A subscriber that keeps what it is handed, one vector per handler call, in
+// order of receipt:
+//   test::Recorder rec;
+//   auto sub = reg.subscribe({}, rec.handler());
+// The recorder must outlive the subscriptions it serves. Thread-safe: the
+// handler runs on the subscription's delivery thread while the test reads.
+class Recorder {
+ public:
+  cairn::Handler handler() {
+    return [this](std::span<const cairn::Event> events) { add(events); };
+  }
 
-#include <cerrno>
-#include <cstdio>
+  // What handler() does: for a handler of the test's own that records too.
+  void add(std::span<const cairn::Event> events) {
+    std::lock_guard lock(mu_);
+    calls_.emplace_back(events.begin(), events.end());
+  }
 
-extern char** environ;
+  // Every handler call, in order, each with the events it was handed.
+  std::vector<std::vector<cairn::Event>> calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
 
-namespace test {
+  std::size_t call_count() const {
+    std::lock_guard lock(mu_);
+    return calls_.size();
+  }
+
+  // Every event received, flattened, in order of receipt.
+  std::vector<cairn::Event> events() const {
+    std::lock_guard lock(mu_);
+    std::vector<cairn::Event> out;
+    for (const auto& call : calls_) out.insert(out.end(), call.begin(), call.end());
+    return out;
+  }
+
+  std::size_t event_count() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& call : calls_) n += call.size();
+    return n;
+  }
+
+  // How many of the events received are of `kind`.
+  std::size_t count(cairn::Kind kind) const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& call : calls_) {
+      for (const auto& e : call) n += e.kind == kind;
+    }
+    return n;
+  }
+
+  bool has_revision(cairn::Revision r) const {
+    std::lock_guard lock(mu_);
+    for (const auto& call : calls_) {
+      for (const auto& e : call) {
+        if (e.revision == r) return true;
+      }
+    }
+    return false;
+  }
+
+  // The highest revision received; 0 before any event.
+  cairn::Revision last_revision() const {
+    std::lock_guard lock(mu_);
+    cairn::Revision last = 0;
+    for (const auto& call : calls_) {
+      for (const auto& e : call) last = std::max(last, e.revision);
+    }
+    return last;
+  }
+
+  // Waits until at least `n` events of `kind` arrived; false when `patience`
+  // ran out first.
+  bool wait_for_count(std::size_t n, cairn::Kind kind,
+                      std::chrono::milliseconds patience = kPatience) const {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (count(kind) >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::vector<cairn::Event>> calls_;
+};
 
 struct ProcessResult {
   int exit_code = -1;  // 128 + the signal's number when a signal ended the child
@@ -340,18 +458,24 @@ struct ProcessResult {
   std::string err{};
 };
 
+// Each member has an initializer, so designated initializers may name any subset.
 struct ProcessOptions {
-  fs::path cwd{};                 // empty: the test's own
-  std::optional<unsigned> umask{};  // the child's umask; empty: inherited
+  std::string stdin_bytes{};              // the child's stdin: a file with these bytes
+  std::optional<std::string> cairn_db{};  // CAIRN_DB for the child; empty: none
+  fs::path cwd{};                         // empty: the test's own
+  std::optional<unsigned> umask{};        // the child's umask; empty: inherited
 };
 
-// Runs `argv[0]` (a path) with `argv`, without a shell, stdin from /dev/null,
-// stdout and stderr captured through files. CAIRN_DB is removed from the
-// child's environment, so a test never touches the caller's registry.
+// Runs `argv[0]` (a path) with `argv`, without a shell, stdout and stderr
+// captured through files. Stdin is always a file, so the child never waits on
+// a terminal. CAIRN_DB is removed from the child's environment unless
+// options.cairn_db sets it, so a test never touches the caller's registry.
 inline ProcessResult run_process(const std::vector<std::string>& args,
                                  const ProcessOptions& options = {}) {
   TempDir io;
-  const std::string out_path = (io / "stdout").string(), err_path = (io / "stderr").string();
+  const std::string in_path = (io / "stdin").string(), out_path = (io / "stdout").string(),
+                    err_path = (io / "stderr").string();
+  write_bytes(in_path, options.stdin_bytes);
   // Everything the child needs is built before fork(): after it, only
   // async-signal-safe calls.
   std::vector<std::string> arg_strings = args;
@@ -362,6 +486,7 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (std::string_view(*entry).substr(0, 9) != "CAIRN_DB=") env_strings.emplace_back(*entry);
   }
+  if (options.cairn_db) env_strings.push_back("CAIRN_DB=" + *options.cairn_db);
   std::vector<char*> envp;
   for (std::string& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
@@ -370,7 +495,7 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    const int in = ::open("/dev/null", O_RDONLY);
+    const int in = ::open(in_path.c_str(), O_RDONLY);
     const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (in < 0 || out < 0 || err < 0) ::_exit(126);
@@ -390,12 +515,154 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   result.err = read_bytes(err_path);
   return result;
 }
-}  // namespace test
 
-#include <unistd.h>
+// ---- Forked children ----
 
-namespace test {
+// The threads this process runs.
+inline std::size_t thread_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
 
+// REQUIREs that this process runs one thread, as a fork needs: the child would
+// inherit SQLite's state, and any lock another thread held, half-way.
+inline void require_single_threaded() {
+  REQUIRE_MESSAGE(thread_count() == 1,
+                  "fork only while single-threaded: SQLite state must not cross a fork");
+}
+
+// Blocks for one byte on `fd`; false on EOF or error.
+inline bool read_byte(int fd) {
+  char c = 0;
+  ssize_t n;
+  do {
+    n = ::read(fd, &c, 1);
+  } while (n < 0 && errno == EINTR);
+  return n == 1;
+}
+
+inline bool write_byte(int fd, char c) { return ::write(fd, &c, 1) == 1; }
+
+// Another process: this test, forked, running `body`. Typically the body
+// opens a Registry of its own on the test's file and writes, or holds the file
+// open, while the test watches.
+//
+// The fork happens in the constructor, which REQUIREs that this process runs
+// one thread; it must not have a database open either (SQLite state must
+// never cross a fork). The child runs body(from_parent, to_parent) and
+// _exits with what it returns, or 1 when it throws: it never returns into
+// doctest, so a body reports through its exit code and what it writes.
+//
+// Two pipes join the two. The parent's go() sends the child one byte on
+// from_parent, and close_input() (or the destructor) gives it EOF there:
+// "stop", or "the test gave up". What the child writes to to_parent the
+// parent reads with wait_ready() (one byte: the child is ready), read_all(),
+// or from from_child().
+//
+// The destructor closes the parent's ends, gives the child kPatience to exit,
+// then SIGKILLs it. Only the thread that made the object may use it.
+class ForkedChild {
+ public:
+  using Body = std::function<int(int from_parent, int to_parent)>;
+
+  explicit ForkedChild(const Body& body) {
+    require_single_threaded();
+    int down[2], up[2];
+    REQUIRE(::pipe2(down, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(up, O_CLOEXEC) == 0);
+    std::fflush(nullptr);  // else the child's exit writes out the parent's buffers again
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::close(down[1]);
+      ::close(up[0]);
+      int code = 1;
+      try {
+        code = body(down[0], up[1]);
+      } catch (...) {
+      }
+      ::_exit(code);
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    to_child_ = down[1];
+    from_child_ = up[0];
+  }
+  ForkedChild(const ForkedChild&) = delete;
+  ForkedChild& operator=(const ForkedChild&) = delete;
+  ~ForkedChild() {
+    close_input();
+    if (from_child_ >= 0) ::close(from_child_);
+    if (!status_ && !exit_status(kPatience)) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  int to_child() const { return to_child_; }  // -1 after close_input()
+  int from_child() const { return from_child_; }
+
+  // REQUIREs the child's first byte on to_parent: it is ready.
+  void wait_ready(const char* failure = "the forked child did not get ready") {
+    REQUIRE_MESSAGE(read_byte(from_child_), failure);
+  }
+
+  // Sends the child one byte: its go.
+  void go() { REQUIRE(write_byte(to_child_, 'g')); }
+
+  // Closes the parent's end of from_parent: the child reads EOF there.
+  void close_input() {
+    if (to_child_ >= 0) ::close(to_child_);
+    to_child_ = -1;
+  }
+
+  // Everything the child writes to to_parent until it closes it (exits).
+  std::string read_all() {
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::read(from_child_, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+    return text;
+  }
+
+  // Waits at most `patience` for the child to exit. Its exit code; -1 when a
+  // signal ended it or it is still running.
+  int wait(std::chrono::milliseconds patience = kPatience) {
+    const std::optional<int> status = exit_status(patience);
+    if (!status) return -1;
+    return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  }
+
+ private:
+  // The child's wait status once it exited (reaping it), nullopt when it is
+  // still running after `patience`.
+  std::optional<int> exit_status(std::chrono::milliseconds patience) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (!status_) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        status_ = status;
+      } else if ((r < 0 && errno != EINTR) || std::chrono::steady_clock::now() >= deadline) {
+        return std::nullopt;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    return status_;
+  }
+
+  pid_t pid_ = -1;
+  int to_child_ = -1;
+  int from_child_ = -1;
+  std::optional<int> status_{};
+};
 // ---- Backups built or changed by hand ----
 
 inline std::string sha256_of(const fs::path& file) {

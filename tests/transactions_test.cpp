@@ -27,16 +27,10 @@ using cairn::Pool;
 using cairn::Tx;
 using nlohmann::json;
 using test::error_code_of;
+using test::make_app;
 using namespace std::chrono_literals;
 
 namespace {
-
-App make_app(std::string id) {
-  App a;
-  a.id = std::move(id);
-  a.meta = json{{"v", 1}};
-  return a;
-}
 
 Pool make_pool(std::string name) {
   Pool p;

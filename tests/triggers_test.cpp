@@ -14,13 +14,9 @@
 // asserted.
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <cstdint>
-#include <mutex>
-#include <span>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cairn/cairn.h"
@@ -35,11 +31,9 @@ using cairn::TriggerQuery;
 using nlohmann::json;
 using test::error_code_of;
 using test::error_of;
-using namespace std::chrono_literals;
+using test::Recorder;
 
 namespace {
-
-constexpr auto kPatience = 30s;
 
 // A registry with a test clock and no background purge during the test
 // (it would race with the test's own purge_expired()).
@@ -79,40 +73,6 @@ Trigger make_trigger(std::string id, std::string destination = "app-b", std::str
 std::vector<std::string> ids(const std::vector<Trigger>& triggers) {
   return test::keys_of(triggers, [](const Trigger& t) { return t.id; });
 }
-
-// Every event a subscriber received, flattened. Thread-safe.
-class Recorder {
- public:
-  cairn::Handler handler() {
-    return [this](std::span<const Event> events) {
-      std::lock_guard lock(mu_);
-      events_.insert(events_.end(), events.begin(), events.end());
-    };
-  }
-  std::vector<Event> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  // Waits (bounded) until at least n events matching `kind` arrived.
-  bool wait_for_count(std::size_t n, Kind kind) const {
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (count(kind) >= n) return true;
-      std::this_thread::sleep_for(2ms);
-    }
-    return false;
-  }
-  std::size_t count(Kind kind) const {
-    std::lock_guard lock(mu_);
-    std::size_t n = 0;
-    for (const auto& e : events_) n += e.kind == kind;
-    return n;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<Event> events_;
-};
 
 cairn::Filter everything() { return cairn::Filter{}; }
 

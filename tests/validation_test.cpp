@@ -22,6 +22,7 @@ using cairn::MemoryBlock;
 using cairn::Pool;
 using cairn::PoolType;
 using nlohmann::json;
+using test::make_app;
 
 namespace {
 
@@ -80,16 +81,11 @@ Snapshot snapshot(cairn::Registry& reg) {
 struct Seeded : test::Fixture<test::InMemory> {
   Snapshot before;
   Seeded() {
-    reg.apps().put(app("a"));
+    reg.apps().put(make_app("a"));
     reg.pools().put(pool("p"));
     reg.blocks().put(block("b"));
     reg.config().save("c", 1);
     before = snapshot(reg);
-  }
-  static App app(std::string id) {
-    App a;
-    a.id = std::move(id);
-    return a;
   }
   static Pool pool(std::string name) {
     Pool p;
@@ -170,8 +166,8 @@ TEST_CASE("validation: hostile keys are refused for every kind") {
   Seeded f;
   for (const auto& key : hostile_keys()) {
     CAPTURE(key);
-    check_refused(test::error_of([&] { f.reg.apps().put(Seeded::app(key)); }), kApp, "id");
-    check_refused(test::error_of([&] { f.reg.apps().create(Seeded::app(key)); }), kApp, "id");
+    check_refused(test::error_of([&] { f.reg.apps().put(make_app(key)); }), kApp, "id");
+    check_refused(test::error_of([&] { f.reg.apps().create(make_app(key)); }), kApp, "id");
     check_refused(test::error_of([&] { f.reg.pools().put(Seeded::pool(key)); }), kPool, "name");
     check_refused(test::error_of([&] { f.reg.pools().create(Seeded::pool(key)); }), kPool, "name");
     check_refused(test::error_of([&] { f.reg.blocks().put(Seeded::block(key)); }), kBlock, "id");
@@ -189,7 +185,7 @@ TEST_CASE("validation: references with hostile names are refused") {
   Seeded f;
   for (const auto& key : hostile_keys()) {
     CAPTURE(key);
-    App a = Seeded::app("a2");
+    App a = make_app("a2");
     a.pools = {"p", key};
     check_refused(test::error_of([&] { f.reg.apps().put(a); }), kApp, "pools");
 
@@ -205,7 +201,7 @@ TEST_CASE("validation: odd but valid keys round-trip exactly") {
   Seeded f;
   for (const auto& key : odd_but_valid_keys()) {
     CAPTURE(key);
-    CHECK(f.reg.apps().put(Seeded::app(key)).id == key);
+    CHECK(f.reg.apps().put(make_app(key)).id == key);
     CHECK(f.reg.apps().get(key).id == key);
     CHECK(f.reg.pools().put(Seeded::pool(key)).name == key);
     CHECK(f.reg.pools().get(key).name == key);
@@ -227,7 +223,7 @@ TEST_CASE("validation: free-form fields that are not objects are refused") {
   for (const json& not_object :
        {json::array({1, 2}), json("text"), json(7), json(nullptr), json(true)}) {
     CAPTURE(not_object.dump());
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = not_object;
     check_refused(test::error_of([&] { f.reg.apps().put(a); }), kApp, "meta");
 
@@ -259,12 +255,12 @@ TEST_CASE("validation: JSON nested 100,000 levels deep is refused, not a crash")
   constexpr int kDeep = 100'000;
 
   SUBCASE("app meta") {
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = test::nested_object(kDeep);
     check_refused(test::error_of([&] { f.reg.apps().put(std::move(a)); }), kApp, "meta");
   }
   SUBCASE("an array deep inside app meta") {
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = json::object();
     a.meta["list"] = test::nested_array(kDeep);
     check_refused(test::error_of([&] { f.reg.apps().put(std::move(a)); }), kApp, "meta");
@@ -302,7 +298,7 @@ TEST_CASE("validation: JSON over 64 KiB is refused") {
   const std::string big(70 * 1024, 'x');
 
   SUBCASE("one large string in app meta") {
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = json{{"blob", big}};
     check_refused(test::error_of([&] { f.reg.apps().put(a); }), kApp, "meta");
   }
@@ -325,7 +321,7 @@ TEST_CASE("validation: JSON over 64 KiB is refused") {
   f.check_unchanged();
 
   SUBCASE("just under the limit is accepted") {
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = json{{"blob", std::string(60 * 1024, 'x')}};
     CHECK(f.reg.apps().put(a).meta == a.meta);
   }
@@ -339,7 +335,7 @@ TEST_CASE("validation: the JSON limits come from Options") {
     cairn::Options small;
     small.max_json_bytes = 1024;
     auto reg = cairn::Registry::open_in_memory(small);
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = json{{"blob", std::string(2000, 'x')}};
     check_refused(test::error_of([&] { reg.apps().put(a); }), kApp, "meta");
     CHECK(reg.apps().count() == 0);
@@ -359,7 +355,7 @@ TEST_CASE("validation: the JSON limits come from Options") {
     cairn::Options shallow;
     shallow.max_json_depth = 4;
     auto reg = cairn::Registry::open_in_memory(shallow);
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = test::nested_object(10);
     check_refused(test::error_of([&] { reg.apps().put(a); }), kApp, "meta");
     CHECK(reg.apps().count() == 0);
@@ -386,16 +382,16 @@ TEST_CASE("validation: invalid UTF-8 in a string field is refused") {
     const std::string bad = invalid_utf8_samples(i);
     CAPTURE(i);
 
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.meta = json{{"note", bad}};
     check_refused(test::error_of([&] { f.reg.apps().put(a); }), kApp, "meta");
 
-    App k = Seeded::app("a");
+    App k = make_app("a");
     k.meta = json::object();
     k.meta[bad] = 1;
     check_refused(test::error_of([&] { f.reg.apps().put(k); }), kApp, "meta");
 
-    App v = Seeded::app("a");
+    App v = make_app("a");
     v.protocol_version = bad;
     check_refused(test::error_of([&] { f.reg.apps().put(v); }), kApp, "protocol_version");
 
@@ -436,7 +432,7 @@ TEST_CASE("validation: text fields over their length limits are refused") {
   Seeded f;
 
   SUBCASE("protocol_version: at most 64 bytes") {
-    App a = Seeded::app("a");
+    App a = make_app("a");
     a.protocol_version = std::string(65, 'v');
     check_refused(test::error_of([&] { f.reg.apps().put(a); }), kApp, "protocol_version");
     f.check_unchanged();

@@ -40,10 +40,8 @@
 // issue's figures: 64 MiB against the default 64 MiB bound. Deterministic
 // content: no seed.
 #include <doctest/doctest.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,40 +140,13 @@ std::optional<std::chrono::milliseconds> wait_wal_under(
 // SELECT count(*) FROM kv_entries.
 class HeldReader {
  public:
-  explicit HeldReader(const fs::path& db) {
-    int to_child[2], to_parent[2];
-    REQUIRE(::pipe(to_child) == 0);
-    REQUIRE(::pipe(to_parent) == 0);
-    const std::string path = db.string();
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::close(to_child[1]);
-      ::close(to_parent[0]);
-      ::_exit(serve(path, to_child[0], to_parent[1]));
-    }
-    ::close(to_child[0]);
-    ::close(to_parent[1]);
-    out_ = to_child[1];
-    in_ = to_parent[0];
-  }
-  HeldReader(const HeldReader&) = delete;
-  HeldReader& operator=(const HeldReader&) = delete;
-  ~HeldReader() {
-    ::close(out_);  // EOF: the child exits
-    ::close(in_);
-    int status = 0;
-    for (int i = 0; i < 500; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-  }
+  // The child exits at EOF on its input: when the reader is destroyed.
+  explicit HeldReader(const fs::path& db)
+      : child_([path = db.string()](int in, int out) { return serve(path, in, out); }) {}
 
   std::string ask(const std::string& command) {
-    send_line(out_, command);
-    return read_line(in_);
+    send_line(child_.to_child(), command);
+    return read_line(child_.from_child());
   }
 
  private:
@@ -232,8 +203,7 @@ class HeldReader {
     return 0;
   }
 
-  pid_t pid_ = -1;
-  int out_ = -1, in_ = -1;
+  test::ForkedChild child_;
 };
 
 // ---- A VFS shim that sees who writes the database file ----------------------
