@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "cairn/events.h"
 #include "cairn/records.h"
 #include "cairn/export.h"
 

@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <iosfwd>
 
-#include "cairn/backup.h"
+#include "cairn/transfer.h"
 #include "txn/store_context.h"
 
 namespace cairn::detail {
