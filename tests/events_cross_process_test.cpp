@@ -96,12 +96,6 @@ Revision settle(Registry& reg) {
   return rev;
 }
 
-std::size_t thread_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-
 // Every handler call of one subscriber, in order.
 class Recorder {
  public:
@@ -236,7 +230,7 @@ int write_in_child(const WritePlan& plan, int ready_fd, int go_fd) noexcept {
 class ForkedWriter {
  public:
   explicit ForkedWriter(WritePlan plan) {
-    REQUIRE_MESSAGE(thread_count() == 1,
+    REQUIRE_MESSAGE(test::thread_count() == 1,
                     "fork only while single-threaded: SQLite state must not cross a fork");
     int go[2], ready[2];
     REQUIRE(::pipe2(go, O_CLOEXEC) == 0);

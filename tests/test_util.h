@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -389,6 +390,28 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   result.out = read_bytes(out_path);
   result.err = read_bytes(err_path);
   return result;
+}
+
+// The threads of this process, leaving out the sanitizer runtime's own: a
+// test forks a process that opens the registry only while this is 1, so no
+// SQLite state crosses the fork. ThreadSanitizer starts a background thread
+// with the first std::thread of the process and keeps it to the end; it holds
+// no SQLite state, and TSan's fork handling takes care of it. One thread is
+// started here first, so that it is there to leave out.
+inline std::size_t thread_count() {
+  std::size_t sanitizer_threads = 0;
+#if defined(__SANITIZE_THREAD__)
+  std::thread([] {}).join();
+  sanitizer_threads = 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  std::thread([] {}).join();
+  sanitizer_threads = 1;
+#endif
+#endif
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
+  return n - sanitizer_threads;
 }
 }  // namespace test
 
