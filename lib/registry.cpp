@@ -227,8 +227,10 @@ Registry Registry::open(const std::filesystem::path& path, const Options& option
   auto impl =
       std::make_unique<detail::RegistryImpl>(db::Database::open_file(path, options), options);
   impl->prepare_schema();
-  impl->start_scheduled_backups();
+  // Before any background thread: enable_maintenance() sets the hooks that
+  // the backups' commits call.
   impl->enable_maintenance();
+  impl->start_scheduled_backups();
   return Registry(std::move(impl));
 }
 

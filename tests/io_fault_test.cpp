@@ -35,6 +35,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +44,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cairn/cairn.h"
@@ -647,4 +649,55 @@ TEST_CASE(
       tx.config().save("tx-c", json{{"v", 1}});
     });
   }));
+}
+
+// Reopening the writer replaced its connection while other threads read the
+// pointer to it without the writer mutex: a read lease's release compared its
+// connection with it, and stats() counted the writer's cached statements
+// through it (it could reach the connection being freed). Found by the TSan build
+// (.ci/tsan), which runs this case.
+TEST_CASE(
+    "io faults: reads and stats() on another thread go on while the writer is reopened after a "
+    "failed fsync") {
+  Bases bases;
+  const fs::path db = bases.dir / "registry.db";
+  fs::copy_file(bases.current, db);
+  auto reg = cairn::Registry::open(db, options());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, read_failures{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      try {
+        if (reg.apps().get("app-0001").id != "app-0001") read_failures.fetch_add(1);
+        if (reg.stats().apps == 0) read_failures.fetch_add(1);
+        reads.fetch_add(1);
+      } catch (const std::exception&) {
+        read_failures.fetch_add(1);
+      }
+    }
+  });
+
+  constexpr int kRounds = 20;
+  int failed_writes = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    faultvfs::Fault fault;
+    fault.op = Op::sync;
+    fault.files = faultvfs::registry_files(db);
+    faultvfs::arm(fault);
+    const auto code =
+        test::error_code_of([&] { reg.apps().put(varied_app("app-new-" + num(round), round)); });
+    faultvfs::disarm();
+    if (code == errc::io_error) ++failed_writes;
+    CHECK(test::error_code_of([&] {
+            reg.config().save("after-" + num(round), json{{"round", round}});
+          }) == errc::ok);
+  }
+  stop = true;
+  reader.join();
+
+  CHECK(failed_writes == kRounds);
+  CHECK(reads.load() > 0);
+  CHECK(read_failures.load() == 0);
+  CHECK(reg.integrity_check() == std::vector<std::string>{"ok"});
 }

@@ -1,5 +1,7 @@
 #include "db/database.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "cairn/error.h"
@@ -124,7 +126,13 @@ void Database::reopen_writer() {
   auto fresh = std::make_unique<Connection>(
       path_, options_.read_only ? Connection::Mode::read_only : Connection::Mode::read_write,
       options_.busy_timeout_ms);
-  writer_ = std::move(fresh);
+  std::unique_ptr<Connection> old;
+  {
+    // statements_cached() reads writer_ without the writer mutex.
+    std::lock_guard lock(readers_mutex_);
+    old = std::exchange(writer_, std::move(fresh));
+  }
+  old.reset();  // closed outside the lock: closing may checkpoint
   configure();
   ++writer_reopens_;
 }
@@ -165,7 +173,8 @@ Database::ReadLease Database::lease_reader() {
 }
 
 void Database::release(Connection* conn) noexcept {
-  if (conn == writer_.get()) {
+  // Not conn == writer_: a file registry's writer may be reopened meanwhile.
+  if (in_memory_) {
     writer_mutex_.unlock();
     return;
   }
@@ -177,8 +186,8 @@ void Database::release(Connection* conn) noexcept {
 }
 
 std::size_t Database::statements_cached() {
-  std::size_t total = writer_->statements_cached();
   std::lock_guard lock(readers_mutex_);
+  std::size_t total = writer_->statements_cached();
   for (const auto& reader : readers_) total += reader->statements_cached();
   return total;
 }

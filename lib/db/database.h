@@ -89,7 +89,8 @@ class Database {
   };
   ReadLease lease_reader();
 
-  // Prepared statements cached over all connections.
+  // Prepared statements cached over all connections. Any thread; never
+  // waits for the writer.
   std::size_t statements_cached();
 
  private:
@@ -109,6 +110,8 @@ class Database {
 
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
+  // Guards the pool, and writer_ against replacement by reopen_writer() for
+  // statements_cached() (lock order: the writer mutex, then this one).
   std::mutex readers_mutex_;
   std::condition_variable reader_free_;
   std::vector<std::unique_ptr<Connection>> readers_;  // every reader opened

@@ -30,9 +30,16 @@ const std::array<const KindTransfer*, 7> kExportOrder = {
     &kTorrentSessionTransfer, &kTorrentTransfer, &kKvTransfer,
 };
 
-const KindTransfer* transfer_for(std::string_view kind) {
+// By any of the kind's names (kind_from_string: "memory_block" or "block").
+const KindTransfer* transfer_for(std::string_view name) {
+  Kind kind{};
+  try {
+    kind = kind_from_string(name);
+  } catch (const Error&) {
+    return nullptr;
+  }
   for (const KindTransfer* t : kExportOrder) {
-    if (kind == to_string(t->kind)) return t;
+    if (kind == t->kind) return t;
   }
   return nullptr;
 }

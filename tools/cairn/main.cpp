@@ -21,6 +21,7 @@
 // No exception leaves main().
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <limits>
@@ -135,7 +136,15 @@ int run(int argc, char** argv) {
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    print_error(std::string(e.what()) + " (see cairn --help)");
+    // `cairn foo`: CLI11 says only that a subcommand is required; name it.
+    const std::vector<std::string> rest = app.remaining();
+    const bool any_command = std::any_of(commands.begin(), commands.end(),
+                                         [](const Command& c) { return c.subcommand->parsed(); });
+    if (!any_command && !rest.empty() && !rest.front().starts_with("-")) {
+      print_error("unknown command " + in_quotes(rest.front()) + " (see cairn --help)");
+    } else {
+      print_error(std::string(e.what()) + " (see cairn --help)");
+    }
     return to_int(ExitCode::usage);
   }
 
