@@ -126,7 +126,7 @@ TEST_CASE("vocabulary: the CLI takes every kind name in ls, watch, export and im
   CHECK(test::contains(unknown_topic.err, "unknown topic \"app.registred\""));
   const auto negative = cairn_cli({"--db", db, "watch", "--from", "-1"});
   CHECK(negative.exit_code == 2);
-  const auto watched = test::run_command("timeout --preserve-status -s INT 1 " + test::shell_quote(CAIRN_CLI_PATH) +
+  const auto watched = test::run_command("timeout --preserve-status -s INT 3 " + test::shell_quote(CAIRN_CLI_PATH) +
                                          " --quiet --db " + test::shell_quote(db) +
                                          " watch --from 1 --kind block");
   CHECK(watched.exit_code == 0);  // ran until the SIGINT, then stopped cleanly

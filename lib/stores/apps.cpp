@@ -10,18 +10,14 @@ namespace cairn {
 namespace detail {
 namespace {
 
-struct AppCodec {
+struct AppCodec : TableCodec<AppCodec> {
   using Record = App;
   using Query = AppQuery;
   static constexpr Kind kind = Kind::app;
   static constexpr const char* noun = "app";
 
-  static inline const TableSql sql = table_sql("apps", kAppFields);
-  static inline const char* const kSelect = sql.select.c_str();
-  static inline const char* const kUpsert = sql.upsert.c_str();
-  static inline const char* const kDelete = sql.remove.c_str();
-  static inline const char* const kList = sql.list.c_str();
-  static inline const char* const kCount = sql.count.c_str();
+  static constexpr const char* kTable = "apps";
+  static constexpr const auto& kFields = kAppFields;
   static inline const std::string kListInPoolSql =
       "SELECT " + column_list(kAppFields, "a.") +
       " FROM app_pools m JOIN apps a ON a.id = m.app_id "
@@ -33,12 +29,6 @@ struct AppCodec {
       "INSERT INTO app_pools (pool, app_id) VALUES (?, ?)";
 
   static std::string_view key(const App& a) { return a.id; }
-  static std::string image(const App& a) { return image_of(a, kAppFields); }
-  static App read_row(const db::Statement& s) { return read_columns<App>(s, kAppFields); }
-  static void bind_row(db::Statement& s, const App& a) { bind_columns(s, a, kAppFields); }
-  static void validate(const App& a, const Options& options) {
-    validate_fields(a, kAppFields, noun, options);
-  }
 
   static const char* topic(Op op) {
     switch (op) {

@@ -200,4 +200,34 @@ void validate_fields(const R& r, const Fields& fields, const char* noun, const O
   });
 }
 
+// The part of a Codec (record_table.h) that a field table determines, once
+// for every kind that has one: the statements, and reading, binding, logging
+// and validating a record. A codec derives from TableCodec<itself> and gives
+// kTable (the SQL table), kFields (its field table), Record and noun.
+//
+// The statements live in a function-local static, built on first use: the
+// constants below and a codec's own statements (built from sql().columns)
+// may then be initialized in any order.
+template <class Derived>
+struct TableCodec {
+  static const TableSql& sql() {
+    static const TableSql statements = table_sql(Derived::kTable, Derived::kFields);
+    return statements;
+  }
+  static inline const char* const kSelect = sql().select.c_str();
+  static inline const char* const kUpsert = sql().upsert.c_str();
+  static inline const char* const kDelete = sql().remove.c_str();
+  static inline const char* const kList = sql().list.c_str();
+  static inline const char* const kCount = sql().count.c_str();
+
+  static auto read_row(const db::Statement& s) {
+    return read_columns<typename Derived::Record>(s, Derived::kFields);
+  }
+  static void bind_row(db::Statement& s, const auto& r) { bind_columns(s, r, Derived::kFields); }
+  static std::string image(const auto& r) { return image_of(r, Derived::kFields); }
+  static void validate(const auto& r, const Options& options) {
+    validate_fields(r, Derived::kFields, Derived::noun, options);
+  }
+};
+
 }  // namespace cairn::detail

@@ -8,28 +8,16 @@ namespace cairn {
 namespace detail {
 namespace {
 
-struct ConfigCodec {
+struct ConfigCodec : TableCodec<ConfigCodec> {
   using Record = ConfigEntry;
   using Query = ConfigQuery;
   static constexpr Kind kind = Kind::config;
   static constexpr const char* noun = "config";
 
-  static inline const TableSql sql = table_sql("server_config", kConfigFields);
-  static inline const char* const kSelect = sql.select.c_str();
-  static inline const char* const kUpsert = sql.upsert.c_str();
-  static inline const char* const kDelete = sql.remove.c_str();
-  static inline const char* const kList = sql.list.c_str();
-  static inline const char* const kCount = sql.count.c_str();
+  static constexpr const char* kTable = "server_config";
+  static constexpr const auto& kFields = kConfigFields;
 
   static std::string_view key(const ConfigEntry& e) { return e.key; }
-  static std::string image(const ConfigEntry& e) { return image_of(e, kConfigFields); }
-  static ConfigEntry read_row(const db::Statement& s) {
-    return read_columns<ConfigEntry>(s, kConfigFields);
-  }
-  static void bind_row(db::Statement& s, const ConfigEntry& e) { bind_columns(s, e, kConfigFields); }
-  static void validate(const ConfigEntry& e, const Options& options) {
-    validate_fields(e, kConfigFields, noun, options);
-  }
 
   // Every change of configuration is one topic; the event's op tells which.
   static const char* topic(Op) { return "config.changed"; }

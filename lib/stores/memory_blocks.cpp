@@ -10,20 +10,16 @@ namespace cairn {
 namespace detail {
 namespace {
 
-struct MemoryBlockCodec {
+struct MemoryBlockCodec : TableCodec<MemoryBlockCodec> {
   using Record = MemoryBlock;
   using Query = MemoryBlockQuery;
   static constexpr Kind kind = Kind::memory_block;
   static constexpr const char* noun = "memory_block";
 
-  static inline const TableSql sql = table_sql("memory_blocks", kMemoryBlockFields);
-  static inline const char* const kSelect = sql.select.c_str();
-  static inline const char* const kUpsert = sql.upsert.c_str();
-  static inline const char* const kDelete = sql.remove.c_str();
-  static inline const char* const kList = sql.list.c_str();
-  static inline const char* const kCount = sql.count.c_str();
+  static constexpr const char* kTable = "memory_blocks";
+  static constexpr const auto& kFields = kMemoryBlockFields;
   static std::string list_where(const char* condition) {
-    return "SELECT " + sql.columns + " FROM memory_blocks WHERE " + condition +
+    return "SELECT " + sql().columns + " FROM memory_blocks WHERE " + condition +
            " AND id > ? ORDER BY id LIMIT ?";
   }
   static inline const std::string kListByPoolSql = list_where("pool = ?");
@@ -41,16 +37,6 @@ struct MemoryBlockCodec {
   static constexpr const char* kPoolExists = "SELECT count(*) FROM pools WHERE name = ?";
 
   static std::string_view key(const MemoryBlock& b) { return b.id; }
-  static std::string image(const MemoryBlock& b) { return image_of(b, kMemoryBlockFields); }
-  static MemoryBlock read_row(const db::Statement& s) {
-    return read_columns<MemoryBlock>(s, kMemoryBlockFields);
-  }
-  static void bind_row(db::Statement& s, const MemoryBlock& b) {
-    bind_columns(s, b, kMemoryBlockFields);
-  }
-  static void validate(const MemoryBlock& b, const Options& options) {
-    validate_fields(b, kMemoryBlockFields, noun, options);
-  }
 
   static const char* topic(Op op) {
     switch (op) {

@@ -10,30 +10,20 @@ namespace cairn {
 namespace detail {
 namespace {
 
-struct PoolCodec {
+struct PoolCodec : TableCodec<PoolCodec> {
   using Record = Pool;
   using Query = PoolQuery;
   static constexpr Kind kind = Kind::pool;
   static constexpr const char* noun = "pool";
 
-  static inline const TableSql sql = table_sql("pools", kPoolFields);
-  static inline const char* const kSelect = sql.select.c_str();
-  static inline const char* const kUpsert = sql.upsert.c_str();
-  static inline const char* const kDelete = sql.remove.c_str();
-  static inline const char* const kList = sql.list.c_str();
-  static inline const char* const kCount = sql.count.c_str();
+  static constexpr const char* kTable = "pools";
+  static constexpr const auto& kFields = kPoolFields;
   static inline const std::string kListByTypeSql =
-      "SELECT " + sql.columns + " FROM pools WHERE type = ? AND name > ? ORDER BY name LIMIT ?";
+      "SELECT " + sql().columns + " FROM pools WHERE type = ? AND name > ? ORDER BY name LIMIT ?";
   static inline const char* const kListByType = kListByTypeSql.c_str();
   static constexpr const char* kCountByType = "SELECT count(*) FROM pools WHERE type = ?";
 
   static std::string_view key(const Pool& p) { return p.name; }
-  static std::string image(const Pool& p) { return image_of(p, kPoolFields); }
-  static Pool read_row(const db::Statement& s) { return read_columns<Pool>(s, kPoolFields); }
-  static void bind_row(db::Statement& s, const Pool& p) { bind_columns(s, p, kPoolFields); }
-  static void validate(const Pool& p, const Options& options) {
-    validate_fields(p, kPoolFields, noun, options);
-  }
 
   static const char* topic(Op op) {
     switch (op) {
