@@ -325,6 +325,9 @@ Stats Registry::stats() const {
   }
   s.statements_cached =
       static_cast<std::int64_t>(impl_->ctx.open_database().statements_cached());
+  s.transactions_committed = impl_->ctx.transactions_committed();
+  s.commits = impl_->ctx.commits();
+  s.writers_waiting = impl_->ctx.writers_waiting();
   s.triggers = static_cast<std::int64_t>(impl_->triggers.count());
   impl_->bus->fill_stats(s);
   std::lock_guard lock(impl_->backup_mu);
@@ -382,6 +385,9 @@ void to_json(nlohmann::json& j, const Stats& s) {
       {"last_revision", s.last_revision},
       {"oldest_revision", s.oldest_revision},
       {"statements_cached", s.statements_cached},
+      {"transactions_committed", s.transactions_committed},
+      {"commits", s.commits},
+      {"writers_waiting", s.writers_waiting},
       {"events_delivered", s.events_delivered},
       {"handler_failures", s.handler_failures},
       {"last_backup",

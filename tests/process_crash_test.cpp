@@ -7,7 +7,8 @@
 // public API and writes without end: single-record writes (config().save,
 // apps().put) and multi-record transactions (a "group": 2 to 6 apps and one
 // config entry that all carry the same generation number, through transact()
-// or begin()/commit()). After each commit returns, the child writes what it
+// or begin()/commit()); in the grouped mode, from 4 threads at once, so that
+// commits are grouped (txn/store_context.h). After each commit returns, the child writes what it
 // committed (revision, kind, slot, generation) to a pipe: that is the
 // acknowledgement. The parent SIGKILLs the child after a random delay, reopens
 // the file (with the library, and with raw sqlite3 for PRAGMA
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -159,45 +161,73 @@ Revision write_group(Registry& reg, int slot, std::int64_t gen, std::mt19937_64&
   return rev;
 }
 
-// Runs in the forked child: writes until killed, acknowledging every commit
-// on `ack_fd`. Exits 0 after kMaxCommitsPerChild commits (the parent counts
-// that as a failure to kill), 1 on an error (printed on stderr). Never returns.
+// One writer thread of the child: writes until killed, acknowledging every
+// commit on `ack_fd`. With several threads, thread `t` of `threads` writes
+// only the slots s with s % threads == t, so that each slot's generations
+// still grow in commit order; generations come from one counter.
+void write_until_killed(Registry& reg, std::uint64_t seed, std::atomic<std::int64_t>& next_gen,
+                        std::int64_t last_gen, int t, int threads, int ack_fd) {
+  std::mt19937_64 random(seed);
+  auto slot_of = [&](int slots) {
+    const int mine = (slots - t + threads - 1) / threads;  // slots t, t + threads, ...
+    return t + threads * std::uniform_int_distribution<int>(0, mine - 1)(random);
+  };
+  for (std::int64_t gen = next_gen++; gen < last_gen; gen = next_gen++) {
+    Ack ack;
+    ack.generation = gen;
+    const auto dice = std::uniform_int_distribution<int>(0, 99)(random);
+    if (dice < 35) {
+      ack.kind = static_cast<std::int32_t>(WriteKind::solo_config);
+      ack.slot = slot_of(kSoloConfigs);
+      ack.revision =
+          reg.config()
+              .save(solo_config_key(ack.slot), {{"gen", gen}, {"pad", padding(random)}})
+              .revision;
+    } else if (dice < 60) {
+      ack.kind = static_cast<std::int32_t>(WriteKind::solo_app);
+      ack.slot = slot_of(kSoloApps);
+      cairn::App app;
+      app.id = solo_app_id(ack.slot);
+      app.meta = {{"gen", gen}, {"pad", padding(random)}};
+      ack.revision = reg.apps().put(app).revision;
+    } else {
+      ack.kind = static_cast<std::int32_t>(WriteKind::group);
+      ack.slot = slot_of(kGroups);
+      ack.revision = write_group(reg, ack.slot, gen, random);
+    }
+    write_ack(ack_fd, ack);
+  }
+}
+
+// Runs in the forked child: `threads` writer threads (more than one: their
+// commits are grouped) write until killed. Exits 0 after kMaxCommitsPerChild
+// commits (the parent counts that as a failure to kill), 1 on an error
+// (printed on stderr). Never returns.
 [[noreturn]] void writer_child(const fs::path& path, cairn::Synchronous sync, std::uint64_t seed,
-                               std::int64_t first_gen, int ack_fd) {
-  int status = 0;
+                               std::int64_t first_gen, int threads, int ack_fd) {
+  std::atomic<int> status{0};
   try {
     Registry reg = Registry::open(path, options_for(sync, "crash-writer"));
-    std::mt19937_64 random(seed);
-    for (std::int64_t gen = first_gen; gen < first_gen + kMaxCommitsPerChild; ++gen) {
-      Ack ack;
-      ack.generation = gen;
-      const auto dice = std::uniform_int_distribution<int>(0, 99)(random);
-      if (dice < 35) {
-        ack.kind = static_cast<std::int32_t>(WriteKind::solo_config);
-        ack.slot = std::uniform_int_distribution<int>(0, kSoloConfigs - 1)(random);
-        ack.revision =
-            reg.config()
-                .save(solo_config_key(ack.slot), {{"gen", gen}, {"pad", padding(random)}})
-                .revision;
-      } else if (dice < 60) {
-        ack.kind = static_cast<std::int32_t>(WriteKind::solo_app);
-        ack.slot = std::uniform_int_distribution<int>(0, kSoloApps - 1)(random);
-        cairn::App app;
-        app.id = solo_app_id(ack.slot);
-        app.meta = {{"gen", gen}, {"pad", padding(random)}};
-        ack.revision = reg.apps().put(app).revision;
-      } else {
-        ack.kind = static_cast<std::int32_t>(WriteKind::group);
-        ack.slot = std::uniform_int_distribution<int>(0, kGroups - 1)(random);
-        ack.revision = write_group(reg, ack.slot, gen, random);
+    std::atomic<std::int64_t> next_gen{first_gen};
+    const std::int64_t last_gen = first_gen + kMaxCommitsPerChild;
+    auto run = [&](int t) {
+      try {
+        write_until_killed(reg, seed + static_cast<std::uint64_t>(t), next_gen, last_gen, t,
+                           threads, ack_fd);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "process crash writer %d: %s\n", t, e.what());
+        status = 1;
       }
-      write_ack(ack_fd, ack);
-    }
+    };
+    std::vector<std::thread> others;
+    for (int t = 1; t < threads; ++t) others.emplace_back(run, t);
+    run(0);
+    for (auto& other : others) other.join();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "process crash writer: %s\n", e.what());
     status = 1;
   }
-  ::_exit(status);
+  ::_exit(status.load());
 }
 
 // A record as the parent finds it.
@@ -408,7 +438,7 @@ struct Child {
 // Not test::ForkedChild: the loop kills the writer at a chosen moment and
 // counts how each one ended from its raw wait status.
 Child start_writer(const fs::path& path, cairn::Synchronous sync, std::uint64_t seed,
-                   std::int64_t first_gen) {
+                   std::int64_t first_gen, int threads) {
   int fds[2];
   REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
   ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // a child never waits on the parent; best effort
@@ -416,7 +446,7 @@ Child start_writer(const fs::path& path, cairn::Synchronous sync, std::uint64_t 
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::close(fds[0]);
-    writer_child(path, sync, seed, first_gen, fds[1]);
+    writer_child(path, sync, seed, first_gen, threads, fds[1]);
   }
   ::close(fds[1]);
   return Child{pid, fds[0]};
@@ -424,11 +454,11 @@ Child start_writer(const fs::path& path, cairn::Synchronous sync, std::uint64_t 
 
 // How long a child takes from fork to its first acknowledged commit, the
 // median of three: the kills are spread over that plus a writing window.
-std::int64_t first_ack_us(const fs::path& path, cairn::Synchronous sync) {
+std::int64_t first_ack_us(const fs::path& path, cairn::Synchronous sync, int threads) {
   std::vector<std::int64_t> times;
   for (int i = 0; i < 3; ++i) {
     const auto started = std::chrono::steady_clock::now();
-    Child child = start_writer(path, sync, 1, 1);
+    Child child = start_writer(path, sync, 1, 1, threads);
     Ack ack;
     const ssize_t n = ::read(child.ack_fd, &ack, sizeof ack);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -446,7 +476,9 @@ std::int64_t first_ack_us(const fs::path& path, cairn::Synchronous sync) {
   return times[1];
 }
 
-void run_crash_loop(cairn::Synchronous sync, const char* mode) {
+// `threads` writer threads in each child: with more than one, the kills land
+// in grouped commits too.
+void run_crash_loop(cairn::Synchronous sync, const char* mode, int threads = 1) {
   const std::uint64_t seed = seed_from_env();
   const int kills = kills_from_env();
   std::printf("process crash (%s): seed %llu (CAIRN_SEED=%llu replays it), %d kills\n", mode,
@@ -461,7 +493,7 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
   // the fork to its usual first commit); the others land up to 15 ms after the
   // child's first commit, wherever that falls on a slow or busy machine: a few
   // commits under synchronous=full (each waits for fsync), tens under normal.
-  const std::int64_t open_us = first_ack_us(path, sync);
+  const std::int64_t open_us = first_ack_us(path, sync, threads);
   constexpr std::int64_t kWritingUs = 15'000;
 
   Totals t;
@@ -475,7 +507,7 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
     const bool during_open = random() % 8 == 0;
     const auto delay =
         std::uniform_int_distribution<std::int64_t>(0, during_open ? open_us : kWritingUs)(random);
-    Child child = start_writer(path, sync, child_seed, next_gen);
+    Child child = start_writer(path, sync, child_seed, next_gen, threads);
     std::vector<Ack> acks;
     if (!during_open) {
       // Blocks until the first commit, or until the child dies (EOF).
@@ -488,6 +520,9 @@ void run_crash_loop(cairn::Synchronous sync, const char* mode) {
     REQUIRE(::waitpid(child.pid, &status, 0) == child.pid);
     for (const Ack& ack : read_acks(child.ack_fd)) acks.push_back(ack);
     ::close(child.ack_fd);
+    // Threads acknowledge in the order they wake, not in revision order.
+    std::sort(acks.begin(), acks.end(),
+              [](const Ack& a, const Ack& b) { return a.revision < b.revision; });
     ++t.kills;
     if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
       ++t.child_errors;
@@ -598,4 +633,8 @@ TEST_CASE("process crash: every acknowledged write survives SIGKILL (synchronous
 
 TEST_CASE("process crash: every acknowledged write survives SIGKILL (synchronous=normal)") {
   run_crash_loop(cairn::Synchronous::normal, "normal");
+}
+
+TEST_CASE("process crash: grouped commits of 4 writer threads survive SIGKILL (synchronous=full)") {
+  run_crash_loop(cairn::Synchronous::full, "full, 4 threads", 4);
 }

@@ -37,6 +37,12 @@ struct Stats {
   Revision last_revision = 0;
   Revision oldest_revision = 0;   // oldest revision kept in the change log (0: empty)
   std::int64_t statements_cached = 0;
+  // Write transactions this process committed, and the SQLite COMMITs (each
+  // one fsync under Synchronous::full) that made them durable: fewer when
+  // concurrent writers were committed together (group commit).
+  std::int64_t transactions_committed = 0;
+  std::int64_t commits = 0;
+  std::int64_t writers_waiting = 0;  // threads of this process waiting to write, now
   std::vector<SubscriberStats> subscribers{};
   std::int64_t events_delivered = 0;   // over every subscriber, this process
   std::int64_t handler_failures = 0;

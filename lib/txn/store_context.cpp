@@ -1,11 +1,15 @@
 #include "txn/store_context.h"
 
+#include <sqlite3.h>
+
 #include <cassert>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <utility>
 
 #include <fmt/format.h>
-
 
 namespace cairn::detail {
 namespace {
@@ -18,6 +22,18 @@ constexpr const char* kSavepoint = "SAVEPOINT cairn";
 constexpr const char* kRelease = "RELEASE cairn";
 constexpr const char* kRollbackTo = "ROLLBACK TO cairn";
 
+// A group's bounds, so that its first member's wait stays short.
+constexpr std::size_t kGroupMembers = 64;
+constexpr std::size_t kGroupBytes = std::size_t{4} << 20;  // of change-log images
+
+std::size_t image_bytes(const std::vector<Change>& events) {
+  std::size_t bytes = 0;
+  for (const Change& e : events) {
+    bytes += e.id.size() + (e.before ? e.before->size() : 0) + (e.after ? e.after->size() : 0);
+  }
+  return bytes;
+}
+
 Timestamp system_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -25,6 +41,35 @@ Timestamp system_now() {
 }
 
 }  // namespace
+
+// The transactions that handed the open SQLite transaction on, waiting for
+// the COMMIT that makes them durable.
+struct StoreContext::Group {
+  std::vector<std::vector<Change>> batches;  // each member's events, in revision order
+  std::size_t bytes = 0;
+
+  void finish(std::exception_ptr failure) noexcept {
+    {
+      std::lock_guard lock(mu);
+      error = std::move(failure);
+      done = true;
+    }
+    cv.notify_all();
+  }
+
+  // Returns once the group is durable; throws its failure.
+  void wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done; });
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr error;
+};
 
 db::Connection& Writer::db() const noexcept { return ctx_.db_->writer(); }
 Timestamp Writer::now() const { return ctx_.now(); }
@@ -76,7 +121,9 @@ int StoreContext::begin() {
     savepoints_.push_back(Savepoint{pending_.size(), revision_});
     return ++depth_;
   }
+  writers_waiting_.fetch_add(1);
   db.writer_mutex().lock();
+  writers_waiting_.fetch_sub(1);
   return begin_locked(db);
 }
 
@@ -99,17 +146,31 @@ bool StoreContext::try_checkpoint() {
   db::Database& db = open_database();
   if (owns_transaction() || !db.writer_mutex().try_lock()) return false;
   std::lock_guard lock(db.writer_mutex(), std::adopt_lock);
+  if (group_) return false;  // a transaction is open for the writer waiting after it
   return db.checkpoint_truncate();
 }
 
 int StoreContext::begin_locked(db::Database& db) {
   try {
-    if (writer_suspect_) {
-      db.reopen_writer();
-      writer_suspect_ = false;
+    // SQLite ends a transaction by itself on some errors: then the group's
+    // writes are gone, and a SAVEPOINT would begin a new transaction.
+    if (group_ && sqlite3_get_autocommit(db.writer().handle()) != 0) {
+      abandon_group(std::make_exception_ptr(
+          Error(errc::io_error, "write transaction lost: SQLite rolled back its commit group")));
     }
-    db.writer().prepare(kBegin).run();
+    if (group_) {
+      db.writer().prepare(kSavepoint).run();
+      member_savepoint_ = true;
+    } else {
+      if (writer_suspect_) {
+        db.reopen_writer();
+        writer_suspect_ = false;
+      }
+      db.writer().prepare(kBegin).run();
+      member_savepoint_ = false;
+    }
   } catch (...) {
+    settle_group();
     db.writer_mutex().unlock();
     throw;
   }
@@ -127,6 +188,7 @@ void StoreContext::replace_then_write(const std::function<void(db::Connection&)>
   }
   db.writer_mutex().lock();
   try {
+    settle_group();
     replace(db.writer());
   } catch (...) {
     db.writer_mutex().unlock();
@@ -148,6 +210,7 @@ std::vector<Change> StoreContext::record_within(const std::function<void(Writer&
   assert(!owns_transaction());
   db::Database& db = open_database();
   std::lock_guard lock(db.writer_mutex());
+  assert(!group_);  // a migration step runs before any store can write
   // The writer's transaction is the caller's: this only lends it to a Writer.
   struct Lend {
     StoreContext& ctx;
@@ -186,19 +249,96 @@ void StoreContext::commit(int depth) {
     --depth_;
     return;
   }
+  if (member_savepoint_) w.prepare(kRelease).run();  // on failure, the caller rolls back
+  if (should_hand_off()) {
+    const std::shared_ptr<Group> group = hand_off(true);
+    group->wait();
+    return;
+  }
   try {
-    w.prepare(kCommit).run();
+    commit_group(&pending_);
   } catch (...) {
-    note_failure();
-    // A failed COMMIT may leave the transaction open: end it, publish nothing.
-    w.try_exec(kRollback);
     finish_outermost();
     throw;
   }
-  // Still holding the writer: events leave in revision order.
-  assert(owns_transaction() && depth_ == 0);
-  if (on_commit && !pending_.empty()) on_commit(std::move(pending_));
   finish_outermost();
+}
+
+bool StoreContext::should_hand_off() const noexcept {
+  // In memory there is no fsync to share, and readers lease the writer.
+  if (db_->in_memory() || writer_suspect_ || writers_waiting_.load() == 0) return false;
+  return !group_ || (group_->batches.size() + 1 < kGroupMembers && group_->bytes < kGroupBytes);
+}
+
+std::shared_ptr<StoreContext::Group> StoreContext::hand_off(bool committed) noexcept {
+  if (!group_) group_ = std::make_shared<Group>();
+  std::shared_ptr<Group> group = group_;
+  if (committed) {
+    group->bytes += image_bytes(pending_);
+    group->batches.push_back(std::exchange(pending_, {}));
+  }
+  pending_.clear();
+  savepoints_.clear();
+  revision_.reset();
+  member_savepoint_ = false;
+  depth_ = -1;
+  owner_.store(std::thread::id{});
+  db_->writer_mutex().unlock();
+  return group;
+}
+
+void StoreContext::commit_group(std::vector<Change>* last) {
+  db::Connection& w = db_->writer();
+  const std::shared_ptr<Group> group = std::exchange(group_, nullptr);
+  member_savepoint_ = false;
+  try {
+    w.prepare(kCommit).run();
+  } catch (...) {
+    note_io_failure();
+    // A failed COMMIT may leave the transaction open: end it, publish nothing.
+    w.try_exec(kRollback);
+    if (group) group->finish(std::current_exception());
+    throw;
+  }
+  commits_.fetch_add(1);
+  transactions_committed_.fetch_add(
+      static_cast<std::int64_t>((group ? group->batches.size() : 0) + (last ? 1 : 0)));
+  // Still holding the writer: events leave in revision order.
+  try {
+    if (on_commit) {
+      if (group) {
+        for (std::vector<Change>& batch : group->batches) {
+          if (!batch.empty()) on_commit(std::move(batch));
+        }
+      }
+      if (last && !last->empty()) on_commit(std::move(*last));
+    }
+  } catch (...) {
+    if (group) group->finish(nullptr);  // durable all the same
+    throw;
+  }
+  if (group) group->finish(nullptr);
+}
+
+void StoreContext::abandon_group(std::exception_ptr error) noexcept {
+  db_->writer().try_exec(kRollback);
+  member_savepoint_ = false;
+  if (const std::shared_ptr<Group> group = std::exchange(group_, nullptr)) {
+    group->finish(error ? std::move(error)
+                        : std::make_exception_ptr(Error(
+                              errc::io_error,
+                              "write transaction lost: a later transaction of its commit group "
+                              "failed and took it down")));
+  }
+}
+
+void StoreContext::settle_group() {
+  if (!group_) return;
+  try {
+    commit_group(nullptr);
+  } catch (...) {
+    // The group's members have the error.
+  }
 }
 
 void StoreContext::rollback(int depth) noexcept {
@@ -219,12 +359,33 @@ void StoreContext::rollback(int depth) noexcept {
       savepoints_.pop_back();
       --depth_;
     }
+  } else if (member_savepoint_ && !writer_suspect_ && w.try_exec(kRollbackTo) &&
+             w.try_exec(kRelease)) {
+    // Only this member is undone; the group's writes wait for their COMMIT.
+    pending_.clear();
+    if (should_hand_off()) {
+      hand_off(false);
+      return;
+    }
+    settle_group();
+    finish_outermost();
+    return;
   }
-  w.try_exec(kRollback);
+  if (group_) {
+    abandon_group(std::current_exception());
+  } else {
+    w.try_exec(kRollback);
+  }
   finish_outermost();
 }
 
 void StoreContext::note_failure() noexcept {
+  // Only the writer's holder judges it: a member woken by its group's
+  // failure is not.
+  if (owns_transaction()) note_io_failure();
+}
+
+void StoreContext::note_io_failure() noexcept {
   try {
     throw;
   } catch (const Error& e) {
@@ -250,6 +411,7 @@ void StoreContext::finish_outermost() noexcept {
   pending_.clear();
   savepoints_.clear();
   revision_.reset();
+  member_savepoint_ = false;
   depth_ = -1;
   owner_.store(std::thread::id{});
   db_->writer_mutex().unlock();

@@ -12,9 +12,21 @@
 // threads' writes wait on the writer mutex. Reads on that thread join the
 // transaction (they see its writes); other threads read on reader
 // connections.
+//
+// Group commit (file registries): when a transaction ends while other
+// threads wait to write, it does not COMMIT. It hands the open SQLite
+// transaction to the next writer, which runs as a savepoint inside it, and
+// waits. The last writer of the group (no one waiting, or the group full)
+// COMMITs once, publishes every member's events in revision order and wakes
+// the members; a failed COMMIT fails them all. A member that fails rolls back
+// its savepoint only. So many transactions share one fsync, and each call
+// still returns only once its writes are durable. A lone writer commits at
+// once. A member waits for the writers after it: a transaction's body must
+// not wait for another thread's write to return.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -144,6 +156,12 @@ class StoreContext {
   // the writer lock is still held (so the order is the revision order).
   std::function<void(std::vector<Change>&&)> on_commit;
 
+  // Write transactions committed, and SQLite COMMITs that made them durable
+  // (fewer when groups formed). Any thread.
+  std::int64_t transactions_committed() const noexcept { return transactions_committed_.load(); }
+  std::int64_t commits() const noexcept { return commits_.load(); }
+  int writers_waiting() const noexcept { return writers_waiting_.load(); }
+
   // Called when a record with a TTL is written, so that the registry starts
   // its background purge. May be empty.
   std::function<void()> on_expiring_write;
@@ -155,6 +173,8 @@ class StoreContext {
  private:
   friend class Writer;
 
+  struct Group;
+
   struct Savepoint {
     std::size_t pending_events;
     std::optional<Revision> revision;
@@ -164,8 +184,27 @@ class StoreContext {
   // Called in a catch block: an I/O error (a failed write or fsync) makes the
   // writer connection suspect, and it is reopened when the transaction ends.
   void note_failure() noexcept;
+  void note_io_failure() noexcept;
   void check_owner(int depth) const;
   void finish_outermost() noexcept;
+
+  // ---- Group commit (holding the writer) ----
+  // Whether an ending transaction should leave the SQLite transaction open
+  // for the writer waiting after it.
+  bool should_hand_off() const noexcept;
+  // Ends this thread's part: the transaction stays open for the next writer.
+  // `committed`: this thread's transaction is part of the group (not rolled back).
+  std::shared_ptr<Group> hand_off(bool committed) noexcept;
+  // COMMITs the open transaction: the group's members and this thread's own
+  // transaction (`last`, its events; null when it has none), published in
+  // revision order. On failure every member
+  // gets the error, and it is rethrown.
+  void commit_group(std::vector<Change>* last);
+  // The open transaction is lost (a savepoint that could not be undone, an
+  // I/O error): rolls it back and fails every member with `error`.
+  void abandon_group(std::exception_ptr error) noexcept;
+  // Before work that needs no transaction open on the writer.
+  void settle_group();
 
   std::unique_ptr<db::Database> db_;
   Options options_;
@@ -177,6 +216,15 @@ class StoreContext {
   std::vector<Change> pending_;
   std::vector<Savepoint> savepoints_;
   bool writer_suspect_ = false;
+
+  // Guarded by the writer mutex: the members that handed off the open
+  // transaction (null: none did), and whether this thread's transaction is a
+  // savepoint inside theirs.
+  std::shared_ptr<Group> group_;
+  bool member_savepoint_ = false;
+  std::atomic<int> writers_waiting_{0};
+  std::atomic<std::int64_t> transactions_committed_{0};
+  std::atomic<std::int64_t> commits_{0};
 };
 
 }  // namespace cairn::detail
