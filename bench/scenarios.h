@@ -105,6 +105,8 @@ class Bench {
   void kv_list_prefix();
   void torrent_save_all();
   void torrent_get();
+  // Puts from 1-8 threads, apps or KV entries (scenarios_threads.cpp).
+  void put_threads(bool kv);
 
   const Dataset& dataset(std::int64_t apps);
   // The namespace of kv_entries entries, and the kv_torrents torrents saved

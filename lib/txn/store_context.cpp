@@ -71,6 +71,13 @@ struct StoreContext::Group {
   std::exception_ptr error;
 };
 
+// A write waiting in the queue, on its caller's stack.
+struct StoreContext::QueuedWrite {
+  const std::function<void(Writer&)>* fn;
+  std::exception_ptr error{};
+  bool done = false;  // guarded by queue_mu_
+};
+
 db::Connection& Writer::db() const noexcept { return ctx_.db_->writer(); }
 Timestamp Writer::now() const { return ctx_.now(); }
 const Options& Writer::options() const noexcept { return ctx_.options_; }
@@ -161,6 +168,7 @@ int StoreContext::begin_locked(db::Database& db) {
     if (group_) {
       db.writer().prepare(kSavepoint).run();
       member_savepoint_ = true;
+      member_first_batch_ = group_->batches.size();
     } else {
       if (writer_suspect_) {
         db.reopen_writer();
@@ -264,6 +272,87 @@ void StoreContext::commit(int depth) {
   finish_outermost();
 }
 
+void StoreContext::run_queued(const std::function<void(Writer&)>& fn) {
+  open_database();
+  refuse_if_read_only();
+  QueuedWrite write{&fn};
+  {
+    std::unique_lock lock(queue_mu_);
+    queue_.push_back(&write);
+    queue_cv_.wait(lock, [&] { return write.done || queue_.front() == &write; });
+    if (!write.done) leading_ = true;
+  }
+  if (!write.done) lead();  // done after: lead() finishes its own write too
+  if (write.error) std::rethrow_exception(write.error);
+}
+
+void StoreContext::lead() {
+  std::size_t taken = 0;
+  std::exception_ptr failure;
+  try {
+    const int depth = begin();
+    for (;;) {
+      QueuedWrite* next = nullptr;
+      {
+        std::lock_guard lock(queue_mu_);
+        const bool full = taken >= kGroupMembers || (group_ && group_->bytes >= kGroupBytes);
+        if (taken < queue_.size() && !full) next = queue_[taken];
+      }
+      if (next == nullptr || writer_suspect_ || !owns_transaction()) break;
+      ++taken;
+      run_one(*next);
+    }
+    if (!owns_transaction()) {  // a savepoint that could not be undone took it all
+      throw Error(errc::io_error, "write transaction lost: a write of its group could not be undone");
+    }
+    commit(depth);  // or hand off, and wait for the group's COMMIT
+  } catch (...) {
+    failure = std::current_exception();
+    if (owns_transaction()) rollback(0);
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    taken = std::max<std::size_t>(taken, 1);  // the leader's own write, when BEGIN failed
+    for (std::size_t i = 0; i < taken; ++i) {
+      QueuedWrite& w = *queue_.front();
+      if (!w.error) w.error = failure;
+      w.done = true;
+      queue_.pop_front();
+    }
+    leading_ = false;
+  }
+  queue_cv_.notify_all();
+}
+
+void StoreContext::run_one(QueuedWrite& write) {
+  try {
+    const int depth = begin();  // a savepoint
+    try {
+      Writer writer(*this);
+      (*write.fn)(writer);
+      commit(depth);
+    } catch (...) {
+      note_failure();
+      rollback(depth);
+      throw;
+    }
+  } catch (...) {
+    write.error = std::current_exception();
+    return;
+  }
+  // Its own revision and events: the next write takes a new one.
+  if (!group_) group_ = std::make_shared<Group>();
+  group_->bytes += image_bytes(pending_);
+  group_->batches.push_back(std::exchange(pending_, {}));
+  revision_.reset();
+}
+
+int StoreContext::writers_waiting() const {
+  std::lock_guard lock(queue_mu_);
+  const std::size_t queued = queue_.size() - (leading_ ? 1 : 0);
+  return writers_waiting_.load() + static_cast<int>(queued);
+}
+
 bool StoreContext::should_hand_off() const noexcept {
   // In memory there is no fsync to share, and readers lease the writer.
   if (db_->in_memory() || writer_suspect_ || writers_waiting_.load() == 0) return false;
@@ -301,8 +390,11 @@ void StoreContext::commit_group(std::vector<Change>* last) {
     throw;
   }
   commits_.fetch_add(1);
-  transactions_committed_.fetch_add(
-      static_cast<std::int64_t>((group ? group->batches.size() : 0) + (last ? 1 : 0)));
+  std::int64_t changed = last && !last->empty() ? 1 : 0;
+  if (group) {
+    for (const std::vector<Change>& batch : group->batches) changed += !batch.empty();
+  }
+  transactions_committed_.fetch_add(changed);
   // Still holding the writer: events leave in revision order.
   try {
     if (on_commit) {
@@ -361,8 +453,10 @@ void StoreContext::rollback(int depth) noexcept {
     }
   } else if (member_savepoint_ && !writer_suspect_ && w.try_exec(kRollbackTo) &&
              w.try_exec(kRelease)) {
-    // Only this member is undone; the group's writes wait for their COMMIT.
+    // Only this member is undone (with the queued writes it ran); the
+    // group's writes wait for their COMMIT.
     pending_.clear();
+    group_->batches.resize(member_first_batch_);
     if (should_hand_off()) {
       hand_off(false);
       return;

@@ -26,6 +26,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -84,9 +87,22 @@ class StoreContext {
   }
 
   // Runs fn(Writer&) atomically: as a savepoint of this thread's transaction,
-  // or in a transaction of its own. Rolled back if fn throws.
+  // or in a transaction of its own. Rolled back if fn throws. Outside a
+  // transaction, on a file registry, fn joins the queue of writes (see
+  // run_queued) and may run on another thread.
   template <class Fn>
   auto write(Fn&& fn) {
+    using Result = std::invoke_result_t<Fn&, Writer&>;
+    if (queues_writes()) {
+      if constexpr (std::is_void_v<Result>) {
+        run_queued([&](Writer& w) { fn(w); });
+        return;
+      } else {
+        std::optional<Result> result;
+        run_queued([&](Writer& w) { result.emplace(fn(w)); });
+        return std::move(*result);
+      }
+    }
     const int depth = begin();
     try {
       Writer writer(*this);
@@ -103,6 +119,17 @@ class StoreContext {
       rollback(depth);
       throw;
     }
+  }
+
+  // Queues fn as one write transaction: the first writer in the queue (the
+  // leader) takes the writer and runs the queued writes back to back, each in
+  // a savepoint of one SQLite transaction with its own revision and events,
+  // then COMMITs once. A write that throws rolls back alone and its caller
+  // gets the exception; a failed COMMIT fails them all. Returns once fn's
+  // writes are durable (and published); rethrows what failed it.
+  void run_queued(const std::function<void(Writer&)>& fn);
+  bool queues_writes() const noexcept {
+    return db_ && !db_->in_memory() && !options_.read_only && !owns_transaction();
   }
 
   // Like write(), but gives up at once (returns false) when another thread
@@ -160,7 +187,8 @@ class StoreContext {
   // (fewer when groups formed). Any thread.
   std::int64_t transactions_committed() const noexcept { return transactions_committed_.load(); }
   std::int64_t commits() const noexcept { return commits_.load(); }
-  int writers_waiting() const noexcept { return writers_waiting_.load(); }
+  // Threads waiting for the writer, or in the queue of writes behind a leader.
+  int writers_waiting() const;
 
   // Called when a record with a TTL is written, so that the registry starts
   // its background purge. May be empty.
@@ -174,6 +202,7 @@ class StoreContext {
   friend class Writer;
 
   struct Group;
+  struct QueuedWrite;
 
   struct Savepoint {
     std::size_t pending_events;
@@ -206,6 +235,14 @@ class StoreContext {
   // Before work that needs no transaction open on the writer.
   void settle_group();
 
+  // ---- The queue of writes (run_queued) ----
+  // The leader's part: runs the queued writes from the front, at most a
+  // group's worth, and finishes them.
+  void lead();
+  // One queued write in a savepoint of the leader's transaction; what it
+  // throws is kept for its caller.
+  void run_one(QueuedWrite& write);
+
   std::unique_ptr<db::Database> db_;
   Options options_;
 
@@ -222,7 +259,13 @@ class StoreContext {
   // savepoint inside theirs.
   std::shared_ptr<Group> group_;
   bool member_savepoint_ = false;
-  std::atomic<int> writers_waiting_{0};
+  std::size_t member_first_batch_ = 0;  // the group's batches before this member's
+  std::atomic<int> writers_waiting_{0};  // in begin(), on the writer mutex
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<QueuedWrite*> queue_;  // the front one leads; each lives on its caller's stack
+  bool leading_ = false;            // the front one is running the queue
   std::atomic<std::int64_t> transactions_committed_{0};
   std::atomic<std::int64_t> commits_{0};
 };
