@@ -1,6 +1,5 @@
 #include "db/connection.h"
 
-#include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
 
 #include <cctype>
@@ -148,16 +147,27 @@ std::string sqlite_uri(const std::filesystem::path& path, std::string_view query
 
 namespace {
 
-SQLite::Database open_database(const std::filesystem::path& path, Connection::Mode mode,
-                               int busy_ms) {
+// sqlite3_open_v2, then the busy timeout. A failed open still allocates a
+// handle (unless memory ran out), which must be closed; the error names the
+// path, and its code is the extended one.
+sqlite3* open_handle(const std::string& name, int flags, int busy_ms,
+                     const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(name.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    const int extended = db == nullptr ? rc : sqlite3_extended_errcode(db);
+    sqlite3_close(db);
+    throw_sqlite(nullptr, extended, "open " + path.string());
+  }
+  if (busy_ms > 0) sqlite3_busy_timeout(db, busy_ms);
+  return db;
+}
+
+sqlite3* open_database(const std::filesystem::path& path, Connection::Mode mode, int busy_ms) {
   const std::string name = mode == Connection::Mode::read_only_immutable
                                ? sqlite_uri(path, "mode=ro&immutable=1")
                                : sqlite_filename(path);
-  try {
-    return SQLite::Database(name, open_flags(mode), busy_ms);
-  } catch (const SQLite::Exception& e) {
-    throw_sqlite(nullptr, e.getExtendedErrorCode(), "open " + path.string());
-  }
+  return open_handle(name, open_flags(mode), busy_ms, path);
 }
 
 }  // namespace
@@ -175,8 +185,8 @@ Connection::Connection(const std::filesystem::path& path, Mode mode, int busy_ti
 
 Connection::Connection(InMemory, int busy_timeout_ms)
     : busy_timeout_ms_(busy_timeout_ms),
-      db_(":memory:", SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-          busy_timeout_ms) {
+      db_(open_handle(":memory:", SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      busy_timeout_ms, ":memory:")) {
   harden();
 }
 
@@ -193,6 +203,8 @@ void Connection::harden() {
   sqlite3_db_config(handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
 }
+
+void Connection::Close::operator()(sqlite3* db) const noexcept { sqlite3_close(db); }
 
 Connection::~Connection() {
   for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);

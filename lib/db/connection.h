@@ -15,8 +15,6 @@
 #include <string_view>
 #include <unordered_map>
 
-#include <SQLiteCpp/Database.h>
-
 namespace cairn::db {
 
 // The name handed to sqlite3_open_v2 for `path`, read as a plain file name.
@@ -116,7 +114,7 @@ class Connection {
   const std::filesystem::path& path() const noexcept { return path_; }
   int busy_timeout_ms() const noexcept { return busy_timeout_ms_; }
 
-  sqlite3* handle() const noexcept { return db_.getHandle(); }
+  sqlite3* handle() const noexcept { return db_.get(); }
   // Safe to call from any thread (stats).
   std::size_t statements_cached() const noexcept { return cached_count_.load(); }
 
@@ -128,12 +126,15 @@ class Connection {
 
   struct InMemory {};
   Connection(InMemory, int busy_timeout_ms);
+  struct Close {
+    void operator()(sqlite3* db) const noexcept;
+  };
   void harden();
   sqlite3_stmt* compile(const char* sql, bool persistent);
 
   std::filesystem::path path_;
   int busy_timeout_ms_;
-  SQLite::Database db_;
+  std::unique_ptr<sqlite3, Close> db_;
   // Declared after db_: finalized (in ~Connection) before the database closes.
   std::unordered_map<const char*, Cached> cache_;
   std::atomic<std::size_t> cached_count_{0};

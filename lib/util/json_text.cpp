@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "util/base64.h"
 #include "util/json_reader.h"
 #include "util/utf8.h"
 
@@ -9,7 +10,6 @@ namespace cairn::detail {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // Deeper values are left to nlohmann (whose dump recurses as deep as this).
 constexpr int kMaxDepth = 128;
@@ -138,26 +138,10 @@ void append_json_ints(std::string& out, const std::vector<std::int64_t>& ints) {
 
 void append_json_base64(std::string& out, std::string_view bytes) {
   const std::size_t start = out.size();
-  out.resize(start + (bytes.size() + 2) / 3 * 4 + 2);
+  out.resize(start + base64_encoded_size(bytes.size()) + 2);
   char* p = out.data() + start;
   *p++ = '"';
-  auto byte = [&](std::size_t k) -> std::uint32_t { return static_cast<unsigned char>(bytes[k]); };
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    *p++ = kBase64[n >> 18];
-    *p++ = kBase64[(n >> 12) & 63];
-    *p++ = kBase64[(n >> 6) & 63];
-    *p++ = kBase64[n & 63];
-  }
-  if (const std::size_t rest = bytes.size() - i; rest > 0) {
-    std::uint32_t n = byte(i) << 16;
-    if (rest == 2) n |= byte(i + 1) << 8;
-    *p++ = kBase64[n >> 18];
-    *p++ = kBase64[(n >> 12) & 63];
-    *p++ = rest == 2 ? kBase64[(n >> 6) & 63] : '=';
-    *p++ = '=';
-  }
+  p = base64_encode_to(p, bytes);
   *p = '"';
 }
 

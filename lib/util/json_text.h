@@ -31,7 +31,7 @@ void append_json(std::string& out, const nlohmann::json& v);
 // json(strings).dump() and json(integers).dump().
 void append_json_strings(std::string& out, const std::vector<std::string>& strings);
 void append_json_ints(std::string& out, const std::vector<std::int64_t>& ints);
-// The base64 of `bytes` (detail::base64_encode), as a JSON string.
+// The base64 of `bytes` (detail::base64_encode_to), as a JSON string.
 void append_json_base64(std::string& out, std::string_view bytes);
 
 // ---- Reading: nullopt when the text is not in the expected form ------------
