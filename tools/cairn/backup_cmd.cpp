@@ -210,7 +210,7 @@ void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Comm
 
   CLI::App* list = backup->add_subcommand("list", "List backups with their manifest facts");
   list->add_option("DIR", args->dir, "The backup directory (default: <db dir>/backups)");
-  add_format_option(*list, args->format);
+  add_format_option(*list, args->format, Format::table);
   commands.push_back({list, [&globals, args] { return run_list(globals, *args); }});
 
   CLI::App* verify = backup->add_subcommand("verify", "Verify a backup file (exit 5 if it fails)");

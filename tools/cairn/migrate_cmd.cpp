@@ -133,7 +133,7 @@ void add_migrate_commands(CLI::App& app, const Globals& globals, std::vector<Com
   migrate_cmd->require_subcommand(1);
 
   CLI::App* status = migrate_cmd->add_subcommand("status", "Applied and pending migrations");
-  add_format_option(*status, args->format);
+  add_format_option(*status, args->format, Format::table);
   commands.push_back({status, [&globals, args] { return run_status(globals, *args); }});
 
   CLI::App* plan = migrate_cmd->add_subcommand("plan", "The SQL that `up` would run, in order");

@@ -505,7 +505,7 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
   ls_cmd->add_option("--limit", ls->limit, "At most N records (0: all)")
       ->type_name("N")
       ->check(not_negative());
-  add_format_option(*ls_cmd, ls->format);
+  add_format_option(*ls_cmd, ls->format, Format::jsonl);
   commands.push_back({ls_cmd, [&globals, ls, ls_operands] {
                         ls->operands = ls_operands->given();
                         return run_ls(globals, *ls);

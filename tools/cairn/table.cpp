@@ -92,7 +92,7 @@ std::string cell_text(const Column& column, const nlohmann::json& row) {
 
 }  // namespace
 
-void add_format_option(CLI::App& sub, std::optional<std::string>& format) {
+void add_format_option(CLI::App& sub, std::optional<std::string>& format, Format piped) {
   const CLI::Validator known(
       [](const std::string& value) {
         for (std::string_view name : kFormatNames) {
@@ -101,9 +101,12 @@ void add_format_option(CLI::App& sub, std::optional<std::string>& format) {
         return "unknown format " + in_quotes(value) + " (expected " + format_list() + ")";
       },
       "", "FORMAT");
-  sub.add_option("--format", format,
-                 "Output: " + format_list() +
-                     " (default: table on a terminal; see the README for piped output)")
+  const std::string default_text =
+      piped == Format::table
+          ? "table"
+          : "table on a terminal, " +
+                std::string(kFormatNames[static_cast<std::size_t>(piped)]) + " when piped";
+  sub.add_option("--format", format, "Output: " + format_list() + " (default: " + default_text + ")")
       ->type_name("FORMAT")
       ->check(known);
 }

@@ -19,14 +19,16 @@
 
 namespace cairn::cli {
 
-enum class Format { table, json, jsonl };
+enum class Format { table, json, jsonl };  // in the order of kFormatNames
 
 // The values --format takes, in the order --help and completion list them.
 inline constexpr std::array<std::string_view, 3> kFormatNames = {"table", "json", "jsonl"};
 
-// Adds `--format FORMAT` to `sub`. CLI11 checks the value while parsing: an
-// unknown one is a usage error (exit 2) naming it and the allowed ones.
-void add_format_option(CLI::App& sub, std::optional<std::string>& format);
+// Adds `--format FORMAT` to `sub`; `piped` is the default when stdout is not
+// a terminal, as the command passes it to output_format(), for --help.
+// CLI11 checks the value while parsing: an unknown one is a usage error
+// (exit 2) naming it and the allowed ones.
+void add_format_option(CLI::App& sub, std::optional<std::string>& format, Format piped);
 
 // The format to print in: --format when given, json with --json (an alias
 // for --format json; both together must agree), else `table` when stdout is
