@@ -180,14 +180,17 @@ std::string bash_script(const CommandDoc& root) {
     return names;
   };
   // The root's options are accepted after any subcommand (fallthrough).
-  out << "_cairn_options() {\n  echo " << words(options_of(root, false)) << "\n  case \"$1\" in\n";
+  // The root's words end in a space, not a newline: _cairn matches " $word "
+  // in one line of the root's and the command's words.
+  out << "_cairn_options() {\n  printf '%s ' " << words(options_of(root, false))
+      << "\n  case \"$1\" in\n";
   for_each_command(root, [&](const CommandDoc& c) {
     if (c.path.empty() || c.options.empty()) return;
     out << "    " << words({join(c.path, " ")}) << ") echo " << words(options_of(c, false))
         << " ;;\n";
   });
   out << "  esac\n}\n\n";
-  out << "_cairn_value_options() {\n  echo " << words(options_of(root, true))
+  out << "_cairn_value_options() {\n  printf '%s ' " << words(options_of(root, true))
       << "\n  case \"$1\" in\n";
   for_each_command(root, [&](const CommandDoc& c) {
     const std::vector<std::string> names = options_of(c, true);
