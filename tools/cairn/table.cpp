@@ -52,7 +52,9 @@ std::string fit(std::string text, std::size_t max_width, bool keep_end) {
   if (max_width == 0 || width <= max_width) return text;
   const std::string ellipsis = "\u2026";
   if (keep_end) return ellipsis + text.substr(prefix_bytes(text, width - max_width + 1));
-  return text.substr(0, prefix_bytes(text, max_width - 1)) + ellipsis;
+  text.resize(prefix_bytes(text, max_width - 1));
+  while (!text.empty() && text.back() == ' ') text.pop_back();  // "longer than…"
+  return text + ellipsis;
 }
 
 // JSON's escaping makes any string safe to print on one line: control
