@@ -93,7 +93,8 @@ struct Registry {
     ok({"--db", db, "put", "app", R"({"id":"beta-with-a-longer-id"})"});
     ok({"--db", db, "put", "pool",
         R"({"name":"p1","description":"a description that is much longer than forty characters, so cut"})"});
-    ok({"--db", db, "put", "pool", "{\"name\":\"p2\",\"description\":\"bell\\u0007 and\\nnewline\"}"});
+    ok({"--db", db, "put", "pool",
+        "{\"name\":\"p2\",\"description\":\"bell\\u0007 and\\nnewline\"}"});
     ok({"--db", db, "put", "block", R"({"id":"b1","pool":"p1","size":512,"type":"json"})"});
     ok({"--db", db, "put", "config", R"({"key":"server","value":{"port":8080}})"});
     ok({"--db", db, "put", "torrent",
@@ -106,9 +107,12 @@ struct Registry {
 
 TEST_CASE("formats: ls piped and with --json prints what it printed before --format") {
   const Registry reg;
-  for (const std::vector<std::string>& ls :
-       {std::vector<std::string>{"ls", "app"}, {"ls", "pool"}, {"ls", "block"}, {"ls", "config"},
-        {"ls", "torrent"}, {"ls", "kv", "ns"}}) {
+  for (const std::vector<std::string>& ls : {std::vector<std::string>{"ls", "app"},
+                                             {"ls", "pool"},
+                                             {"ls", "block"},
+                                             {"ls", "config"},
+                                             {"ls", "torrent"},
+                                             {"ls", "kv", "ns"}}) {
     std::vector<std::string> args = {"--db", reg.db};
     args.insert(args.end(), ls.begin(), ls.end());
     CAPTURE(args[3]);
@@ -164,17 +168,17 @@ TEST_CASE("formats: ls --format table shows the columns of each kind") {
     check_table(config, {"KEY", "VALUE", ">REVISION", "UPDATED"}, 1);
     CHECK(test::contains(config, R"({"port":8080})"));
     const std::string torrent = table({"ls", "torrent"});
-    check_table(torrent, {"INFO HASH", "NAME", "STATE", ">SIZE", ">DOWNLOADED", ">REVISION", "UPDATED"},
-                1);
+    check_table(torrent,
+                {"INFO HASH", "NAME", "STATE", ">SIZE", ">DOWNLOADED", ">REVISION", "UPDATED"}, 1);
     CHECK(test::contains(torrent, "c9e15763f722f23e98a29decdfae341b98d53056  x.iso"));
     check_table(table({"ls", "kv", "ns"}), {"KEY", ">VERSION", "EXPIRES", ">REVISION", "UPDATED"},
                 1);
   }
   SUBCASE("an empty list prints the header only") {
     const std::string out = table({"ls", "trigger"});
-    check_table(out, {"ID", "DESTINATION", "ORIGIN APP", "POOL", "DISPATCHED TO", "COMPLETED",
-                      "EXPIRES"},
-                0);
+    check_table(
+        out, {"ID", "DESTINATION", "ORIGIN APP", "POOL", "DISPATCHED TO", "COMPLETED", "EXPIRES"},
+        0);
   }
 }
 
@@ -223,9 +227,10 @@ TEST_CASE("formats: stats, backup list and migrate status in each format") {
 
 TEST_CASE("formats: an unknown --format, or --json with another, is a usage error") {
   const Registry reg;
-  for (const std::vector<std::string>& command :
-       {std::vector<std::string>{"ls", "app"}, {"stats"}, {"backup", "list"},
-        {"migrate", "status"}}) {
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"ls", "app"},
+                                                  {"stats"},
+                                                  {"backup", "list"},
+                                                  {"migrate", "status"}}) {
     std::vector<std::string> args = {"--db", reg.db};
     args.insert(args.end(), command.begin(), command.end());
     CAPTURE(command.front());

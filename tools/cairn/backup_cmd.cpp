@@ -97,12 +97,9 @@ ExitCode run_create(const Globals& globals, const BackupArgs& args) {
 const std::vector<Column>& backup_columns() {
   using Cell = Column::Cell;
   static const std::vector<Column> columns = {
-      {"PATH", "path", Cell::text, 60, true},
-      {"SIZE", "size", Cell::number},
-      {"REVISION", "last_revision", Cell::number},
-      {"SCHEMA", "schema_version", Cell::number},
-      {"CREATED", "created_at", Cell::time},
-      {"STATUS", "status", Cell::text, 80}};
+      {"PATH", "path", Cell::text, 60, true},      {"SIZE", "size", Cell::number},
+      {"REVISION", "last_revision", Cell::number}, {"SCHEMA", "schema_version", Cell::number},
+      {"CREATED", "created_at", Cell::time},       {"STATUS", "status", Cell::text, 80}};
   return columns;
 }
 
@@ -127,8 +124,8 @@ ExitCode run_list(const Globals& globals, const BackupArgs& args) {
   }
   std::vector<nlohmann::json> table_rows;
   for (nlohmann::json row : rows) {
-    row["status"] = row["verified"].get<bool>() ? "verified"
-                                                : "NOT VERIFIED: " + row.value("problem", "");
+    row["status"] =
+        row["verified"].get<bool>() ? "verified" : "NOT VERIFIED: " + row.value("problem", "");
     table_rows.push_back(std::move(row));
   }
   print_table(backup_columns(), table_rows);

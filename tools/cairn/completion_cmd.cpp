@@ -24,8 +24,8 @@ namespace {
 // --- The model: what --help shows, read from the CLI11 tree --------------
 
 struct OptionDoc {
-  std::vector<std::string> names;    // "-q", "--quiet"
-  std::string value;                 // the value's name ("PATH"); empty for a flag
+  std::vector<std::string> names;  // "-q", "--quiet"
+  std::string value;               // the value's name ("PATH"); empty for a flag
   std::string help;
   std::vector<std::string> choices;  // the values it takes, when they are a list
   std::string env;                   // the environment variable it reads, if any
@@ -51,9 +51,9 @@ struct CommandDoc {
 // The names a KIND operand takes: the library's and the CLI's spellings.
 std::vector<std::string> kind_names() {
   std::vector<std::string> names;
-  constexpr std::array kinds = {Kind::app,     Kind::pool,           Kind::memory_block,
-                                Kind::config,  Kind::torrent,        Kind::torrent_session,
-                                Kind::kv,      Kind::trigger};
+  constexpr std::array kinds = {Kind::app,    Kind::pool,    Kind::memory_block,
+                                Kind::config, Kind::torrent, Kind::torrent_session,
+                                Kind::kv,     Kind::trigger};
   for (Kind kind : kinds) names.emplace_back(to_string(kind));
   for (const char* alias : {"block", "torrent-session"}) {
     static_cast<void>(parse_kind(alias, "completion"));  // throws if the vocabulary drops it
@@ -205,8 +205,8 @@ std::string bash_script(const CommandDoc& root) {
     for (const OptionDoc& o : c.options) {
       if (o.choices.empty()) continue;
       for (const std::string& name : o.names) {
-        const std::string pattern = (c.path.empty() ? "*" : words({join(c.path, " ")})) + "':" +
-                                    name + "'";
+        const std::string pattern =
+            (c.path.empty() ? "*" : words({join(c.path, " ")})) + "':" + name + "'";
         out << "    " << pattern << ") echo " << words(o.choices) << " ;;\n";
       }
     }
@@ -305,8 +305,9 @@ void zsh_function(std::ostringstream& out, const CommandDoc& c, const CommandDoc
   std::vector<OptionDoc> options = c.options;
   if (!c.path.empty()) options.insert(options.end(), root.options.begin(), root.options.end());
   for (const OptionDoc& o : options) {
-    const std::string spec = "[" + zsh_help(o.help) + "]" +
-                             (o.value.empty() ? "" : ":" + o.value + ":" + zsh_action(o.choices, o.value));
+    const std::string spec =
+        "[" + zsh_help(o.help) + "]" +
+        (o.value.empty() ? "" : ":" + o.value + ":" + zsh_action(o.choices, o.value));
     out << " \\\n    ";
     if (o.names.size() == 1) {
       out << "'" << o.names.front() << spec << "'";
@@ -412,7 +413,9 @@ void man_command(std::ostringstream& out, const CommandDoc& c, const std::string
     out << "\n";
   }
   man_options(out, c.options);
-  if (!c.footer.empty() && c.footer != root_footer) out << ".PP\n.nf\n" << roff(c.footer) << "\n.fi\n";
+  if (!c.footer.empty() && c.footer != root_footer) {
+    out << ".PP\n.nf\n" << roff(c.footer) << "\n.fi\n";
+  }
 }
 
 std::string man_page(const CommandDoc& root) {
@@ -428,8 +431,10 @@ std::string man_page(const CommandDoc& root) {
   man_options(out, root.options);
   out << ".SH COMMANDS\n";
   for_each_command(root, [&](const CommandDoc& c) { man_command(out, c, root.footer); });
-  out << ".SH EXIT STATUS\n.nf\n" << roff(root.footer) << "\n.fi\n"
-      << ".SH ENVIRONMENT\n.TP\n.B CAIRN_DB\nThe registry file when \\fB\\-\\-db\\fR is not given.\n"
+  out << ".SH EXIT STATUS\n.nf\n"
+      << roff(root.footer) << "\n.fi\n"
+      << ".SH ENVIRONMENT\n.TP\n.B CAIRN_DB\nThe registry file when \\fB\\-\\-db\\fR is not "
+         "given.\n"
       << ".SH SEE ALSO\nThe README of cairn, and \\fBcairn \\fICOMMAND\\fB \\-\\-help\\fR.\n";
   return out.str();
 }

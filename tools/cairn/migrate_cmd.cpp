@@ -38,10 +38,12 @@ ExitCode run_status(const Globals& globals, const MigrateArgs& args) {
     return ExitCode::ok;
   }
   using Cell = Column::Cell;
-  static const std::vector<Column> columns = {
-      {"VERSION", "version", Cell::number}, {"NAME", "name"},
-      {"STATE", "state"},                   {"APPLIED", "applied_at", Cell::time},
-      {"MS", "duration_ms", Cell::number},  {"CHECKSUM", "checksum_state"}};
+  static const std::vector<Column> columns = {{"VERSION", "version", Cell::number},
+                                              {"NAME", "name"},
+                                              {"STATE", "state"},
+                                              {"APPLIED", "applied_at", Cell::time},
+                                              {"MS", "duration_ms", Cell::number},
+                                              {"CHECKSUM", "checksum_state"}};
   std::vector<nlohmann::json> rows;
   for (const auto& step : status.steps) {
     rows.push_back({{"version", step.version},

@@ -20,8 +20,12 @@ std::vector<Column> record_columns(Kind kind) {
               revision,
               updated};
     case Kind::pool:
-      return {{"NAME", "name"},          {"TYPE", "type"}, {"OWNERS", "owners", Cell::list},
-              {"DESCRIPTION", "description", Cell::text, 40}, revision, updated};
+      return {{"NAME", "name"},
+              {"TYPE", "type"},
+              {"OWNERS", "owners", Cell::list},
+              {"DESCRIPTION", "description", Cell::text, 40},
+              revision,
+              updated};
     case Kind::memory_block:
       return {{"ID", "id"},
               {"NAME", "name"},

@@ -104,7 +104,8 @@ void add_registry_commands(CLI::App& app, const Globals& globals, std::vector<Co
   CLI::App* stats = app.add_subcommand("stats", "Print the registry's statistics");
   auto stats_format = std::make_shared<std::optional<std::string>>();
   add_format_option(*stats, *stats_format, Format::table);
-  commands.push_back({stats, [&globals, stats_format] { return run_stats(globals, *stats_format); }});
+  commands.push_back(
+      {stats, [&globals, stats_format] { return run_stats(globals, *stats_format); }});
 
   CLI::App* check = app.add_subcommand(
       "check", "Check the file without writing to it: integrity, CHECK constraints, foreign keys and "

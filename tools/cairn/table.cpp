@@ -34,8 +34,9 @@ bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 // Code points, which is what a terminal shows for the text we print (wide
 // East Asian characters count as one: a table of them is off by a little).
 std::size_t display_width(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(
-      text.begin(), text.end(), [](char c) { return !is_continuation(static_cast<unsigned char>(c)); }));
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return !is_continuation(static_cast<unsigned char>(c));
+  }));
 }
 
 // The bytes of the first `width` code points of `text`.
@@ -81,7 +82,8 @@ std::string cell_text(const Column& column, const nlohmann::json& row) {
       if (!value.is_array()) break;
       {
         std::string joined;
-        for (const nlohmann::json& item : value) joined += (joined.empty() ? "" : ",") + compact(item);
+        for (const nlohmann::json& item : value)
+          joined += (joined.empty() ? "" : ",") + compact(item);
         return joined.empty() ? "-" : joined;
       }
     case Column::Cell::text:
@@ -106,9 +108,10 @@ void add_format_option(CLI::App& sub, std::optional<std::string>& format, Format
   const std::string default_text =
       piped == Format::table
           ? "table"
-          : "table on a terminal, " +
-                std::string(kFormatNames[static_cast<std::size_t>(piped)]) + " when piped";
-  sub.add_option("--format", format, "Output: " + format_list() + " (default: " + default_text + ")")
+          : "table on a terminal, " + std::string(kFormatNames[static_cast<std::size_t>(piped)]) +
+                " when piped";
+  sub.add_option("--format", format,
+                 "Output: " + format_list() + " (default: " + default_text + ")")
       ->type_name("FORMAT")
       ->check(known);
 }
