@@ -12,6 +12,7 @@
 #include "cairn/backup.h"
 #include "cli.h"
 #include "paths.h"
+#include "table.h"
 
 namespace cairn::cli {
 namespace {
@@ -23,6 +24,7 @@ struct BackupArgs {
   std::size_t keep = 0;             // prune
   bool dry_run = false;             // prune
   bool overwrite = false;           // create
+  std::optional<std::string> format;  // list: --format table|json|jsonl
 };
 
 struct RestoreArgs {
@@ -91,7 +93,18 @@ ExitCode run_create(const Globals& globals, const BackupArgs& args) {
   return ExitCode::ok;
 }
 
+// One row per backup: the file, its manifest's facts, and whether it verifies.
+const std::vector<Column>& backup_columns() {
+  using Cell = Column::Cell;
+  static const std::vector<Column> columns = {
+      {"PATH", "path", Cell::text, 60, true},      {"SIZE", "size", Cell::number},
+      {"REVISION", "last_revision", Cell::number}, {"SCHEMA", "schema_version", Cell::number},
+      {"CREATED", "created_at", Cell::time},       {"STATUS", "status", Cell::text, 80}};
+  return columns;
+}
+
 ExitCode run_list(const Globals& globals, const BackupArgs& args) {
+  const Format output = output_format(globals, args.format, Format::table);
   const std::filesystem::path dir = args.dir ? std::filesystem::path(*args.dir) : default_backup_dir(globals);
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& listing : list_backups(dir)) {
@@ -101,17 +114,21 @@ ExitCode run_list(const Globals& globals, const BackupArgs& args) {
     if (!listing.verified) row["problem"] = listing.problem;
     rows.push_back(row);
   }
-  if (globals.json) {
+  if (output == Format::json) {
     print_document(rows);
     return ExitCode::ok;
   }
-  for (const auto& row : rows) {
-    std::printf(
-        "%-60s %10lld bytes  rev %-8lld schema %-3d %s\n", row["path"].get<std::string>().c_str(),
-        row.value("size", 0LL), row.value("last_revision", 0LL), row.value("schema_version", 0),
-        row["verified"].get<bool>() ? "verified"
-                                    : ("NOT VERIFIED: " + row.value("problem", "")).c_str());
+  if (output == Format::jsonl) {
+    for (const auto& row : rows) print_json_line(row);
+    return ExitCode::ok;
   }
+  std::vector<nlohmann::json> table_rows;
+  for (nlohmann::json row : rows) {
+    row["status"] =
+        row["verified"].get<bool>() ? "verified" : "NOT VERIFIED: " + row.value("problem", "");
+    table_rows.push_back(std::move(row));
+  }
+  print_table(backup_columns(), table_rows);
   return ExitCode::ok;
 }
 
@@ -190,6 +207,7 @@ void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Comm
 
   CLI::App* list = backup->add_subcommand("list", "List backups with their manifest facts");
   list->add_option("DIR", args->dir, "The backup directory (default: <db dir>/backups)");
+  add_format_option(*list, args->format, Format::table);
   commands.push_back({list, [&globals, args] { return run_list(globals, *args); }});
 
   CLI::App* verify = backup->add_subcommand("verify", "Verify a backup file (exit 5 if it fails)");

@@ -143,5 +143,8 @@ void add_watch_command(CLI::App& app, const Globals& globals, std::vector<Comman
 void add_backup_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_migrate_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
 void add_transfer_commands(CLI::App& app, const Globals& globals, std::vector<Command>& commands);
+// `completion bash|zsh` and `man` (completion_cmd.cpp) read the whole tree
+// of `app` when they run, so they may be added before or after the others.
+void add_completion_commands(CLI::App& app, std::vector<Command>& commands);
 
 }  // namespace cairn::cli

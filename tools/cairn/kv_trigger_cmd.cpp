@@ -73,7 +73,7 @@ ExitCode run_ls_kv(const Globals& globals, const LsArgs& args) {
   Registry reg = open_existing_registry(globals, Access::read_only);
   const KvQuery query{.prefix = args.prefix.value_or(""), .after = args.after, .limit = args.limit};
   const std::vector<KvEntry> entries = reg.kv(args.operands[0]).list(query);
-  print_records(globals, {entries.begin(), entries.end()});
+  print_records(globals, args, {entries.begin(), entries.end()});
   return ExitCode::ok;
 }
 
@@ -121,7 +121,7 @@ ExitCode run_ls_trigger(const Globals& globals, const LsArgs& args) {
     if (args.limit != 0 && triggers.size() == args.limit) break;
     triggers.emplace_back(trigger);
   }
-  print_records(globals, triggers);
+  print_records(globals, args, triggers);
   return ExitCode::ok;
 }
 

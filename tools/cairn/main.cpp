@@ -130,6 +130,7 @@ int run(int argc, char** argv) {
   add_backup_commands(app, globals, commands);
   add_migrate_commands(app, globals, commands);
   add_transfer_commands(app, globals, commands);
+  add_completion_commands(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 
 #include "cairn/migrate.h"
 #include "cli.h"
+#include "table.h"
 
 namespace cairn::cli {
 namespace {
@@ -17,6 +18,7 @@ namespace {
 struct MigrateArgs {
   std::optional<int> to;
   bool no_backup = false;
+  std::optional<std::string> format;  // status: --format table|json|jsonl
 };
 
 const std::string& db_path(const Globals& globals) {
@@ -24,23 +26,38 @@ const std::string& db_path(const Globals& globals) {
   return globals.db;
 }
 
-ExitCode run_status(const Globals& globals) {
+ExitCode run_status(const Globals& globals, const MigrateArgs& args) {
+  const Format output = output_format(globals, args.format, Format::table);
   const MigrationStatus status = migration_status(db_path(globals));
-  if (globals.json) {
+  if (output == Format::json) {
     print_document(status);
     return ExitCode::ok;
   }
-  std::printf("schema version %d of %d\n", status.current_version, status.latest_version);
-  std::printf("%-8s %-24s %-9s %-15s %-9s %s\n", "version", "name", "state", "applied_at", "ms",
-              "checksum");
-  for (const auto& step : status.steps) {
-    std::printf("%-8d %-24s %-9s %-15lld %-9lld %s\n", step.version, step.name.c_str(),
-                step.applied ? "applied" : "pending", static_cast<long long>(step.applied_at),
-                static_cast<long long>(step.duration_ms),
-                !step.applied      ? "-"
-                : step.checksum_ok ? "ok"
-                                   : "DRIFT");
+  if (output == Format::jsonl) {
+    print_json_line(status);
+    return ExitCode::ok;
   }
+  using Cell = Column::Cell;
+  static const std::vector<Column> columns = {{"VERSION", "version", Cell::number},
+                                              {"NAME", "name"},
+                                              {"STATE", "state"},
+                                              {"APPLIED", "applied_at", Cell::time},
+                                              {"MS", "duration_ms", Cell::number},
+                                              {"CHECKSUM", "checksum_state"}};
+  std::vector<nlohmann::json> rows;
+  for (const auto& step : status.steps) {
+    rows.push_back({{"version", step.version},
+                    {"name", step.name},
+                    {"state", step.applied ? "applied" : "pending"},
+                    {"applied_at", step.applied_at},
+                    {"duration_ms", step.duration_ms},
+                    {"checksum_state", !step.applied      ? "-"
+                                       : step.checksum_ok ? "ok"
+                                                          : "DRIFT"}});
+  }
+  std::printf("schema version %d of %d\n", status.current_version, status.latest_version);
+  std::cout.flush();  // printf and cout share stdout; keep their order
+  print_table(columns, rows);
   return ExitCode::ok;
 }
 
@@ -118,7 +135,8 @@ void add_migrate_commands(CLI::App& app, const Globals& globals, std::vector<Com
   migrate_cmd->require_subcommand(1);
 
   CLI::App* status = migrate_cmd->add_subcommand("status", "Applied and pending migrations");
-  commands.push_back({status, [&globals] { return run_status(globals); }});
+  add_format_option(*status, args->format, Format::table);
+  commands.push_back({status, [&globals, args] { return run_status(globals, *args); }});
 
   CLI::App* plan = migrate_cmd->add_subcommand("plan", "The SQL that `up` would run, in order");
   plan->add_option("--to", args->to, "Stop at this version");

@@ -2,7 +2,8 @@
 // config, torrent, torrent-session, kv and trigger.
 //
 // Records go in and out as the JSON forms of records.h. get and put print one
-// JSON document; ls prints JSON Lines, or one JSON array with --json. This
+// JSON document; ls prints a table on a terminal and JSON Lines when piped
+// (--format table|json|jsonl; --json: one JSON array). This
 // file parses the commands and handles the kinds that are one JSON record
 // named by one key; kv and trigger are in kv_trigger_cmd.cpp.
 
@@ -23,6 +24,7 @@
 #include "cairn/records.h"
 #include "cairn/stores.h"
 #include "cli.h"
+#include "table.h"
 
 namespace cairn::cli {
 namespace {
@@ -308,7 +310,7 @@ ExitCode run_ls(const Globals& globals, const LsArgs& args) {
   expect_operands(command, args.operands, "");
 
   Registry reg = open_existing_registry(globals, Access::read_only);
-  print_records(globals, list_records(reg, kind, args));
+  print_records(globals, args, list_records(reg, kind, args));
   return ExitCode::ok;
 }
 
@@ -378,11 +380,18 @@ void expect_operands(std::string_view command, const std::vector<std::string>& o
   fail_usage(std::string(command) + ": expected " + std::string(shape) + ", got " + got);
 }
 
-void print_records(const Globals& globals, const std::vector<nlohmann::json>& records) {
-  if (globals.json) {
-    print_document(nlohmann::json(records));
-  } else {
-    for (const nlohmann::json& record : records) print_json_line(record);
+void print_records(const Globals& globals, const LsArgs& args,
+                   const std::vector<nlohmann::json>& records) {
+  switch (output_format(globals, args.format, Format::jsonl)) {
+    case Format::table:
+      print_table(record_columns(parse_kind(args.kind, "ls")), records);
+      break;
+    case Format::json:
+      print_document(nlohmann::json(records));
+      break;
+    case Format::jsonl:
+      for (const nlohmann::json& record : records) print_json_line(record);
+      break;
   }
 }
 
@@ -472,7 +481,9 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
 
   auto ls = std::make_shared<LsArgs>();
   CLI::App* ls_cmd = app.add_subcommand(
-      "ls", "List records ordered by key, one JSON object per line (--json: one array)");
+      "ls",
+      "List records ordered by key: a table on a terminal, else one JSON object per line "
+      "(--json: one array)");
   ls_cmd->footer(
       "  ls KIND                  app, pool, block, config, torrent\n"
       "  ls kv NS [--prefix P]    the namespace's live entries\n"
@@ -494,6 +505,7 @@ void add_record_commands(CLI::App& app, const Globals& globals, std::vector<Comm
   ls_cmd->add_option("--limit", ls->limit, "At most N records (0: all)")
       ->type_name("N")
       ->check(not_negative());
+  add_format_option(*ls_cmd, ls->format, Format::jsonl);
   commands.push_back({ls_cmd, [&globals, ls, ls_operands] {
                         ls->operands = ls_operands->given();
                         return run_ls(globals, *ls);

@@ -50,6 +50,7 @@ struct LsArgs {
   std::optional<std::string> prefix{};  // kv
   std::string after{};
   std::size_t limit = 0;
+  std::optional<std::string> format{};  // --format table|json|jsonl (table.h)
 };
 
 // Fails with a usage error unless `operands` holds `shape`'s number of
@@ -72,8 +73,10 @@ R decode(const nlohmann::json& input, std::string_view kind) {
   }
 }
 
-// ls output: one JSON line per record, or one JSON array with --json.
-void print_records(const Globals& globals, const std::vector<nlohmann::json>& records);
+// ls output: a table on a terminal (the columns of record_columns()), one
+// JSON line per record when piped, or as --format / --json say.
+void print_records(const Globals& globals, const LsArgs& args,
+                   const std::vector<nlohmann::json>& records);
 
 // kv: get kv NS KEY [--raw], put kv NS KEY [VALUE|-], rm kv NS KEY, ls kv NS.
 ExitCode run_get_kv(const Globals& globals, const GetArgs& args);

@@ -3,12 +3,15 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "cairn/migrate.h"
 #include "cli.h"
+#include "table.h"
 
 namespace cairn::cli {
 namespace {
@@ -40,11 +43,16 @@ ExitCode run_init(const Globals& globals) {
   return ExitCode::ok;
 }
 
-ExitCode run_stats(const Globals& globals) {
+// The table of stats is its `field: value` lines, on a terminal or not: it
+// was the only text form before --format, and scripts may read it.
+ExitCode run_stats(const Globals& globals, const std::optional<std::string>& format) {
+  const Format output = output_format(globals, format, Format::table);
   Registry reg = open_existing_registry(globals, Access::read_only);
   nlohmann::json stats = reg.stats();
-  if (globals.json) {
+  if (output == Format::json) {
     print_document(stats);
+  } else if (output == Format::jsonl) {
+    print_json_line(stats);
   } else {
     // Stats' fields in the order the struct declares them; any others after.
     print_fields(
@@ -94,7 +102,10 @@ void add_registry_commands(CLI::App& app, const Globals& globals, std::vector<Co
   commands.push_back({init, [&globals] { return run_init(globals); }});
 
   CLI::App* stats = app.add_subcommand("stats", "Print the registry's statistics");
-  commands.push_back({stats, [&globals] { return run_stats(globals); }});
+  auto stats_format = std::make_shared<std::optional<std::string>>();
+  add_format_option(*stats, *stats_format, Format::table);
+  commands.push_back(
+      {stats, [&globals, stats_format] { return run_stats(globals, *stats_format); }});
 
   CLI::App* check = app.add_subcommand(
       "check", "Check the file without writing to it: integrity, CHECK constraints, foreign keys and "
