@@ -262,7 +262,11 @@ std::size_t Registry::export_records(std::ostream& out, const ExportOptions& opt
 }
 
 ImportResult Registry::import_records(std::istream& in) {
-  return detail::import_jsonl(impl_->ctx, in);
+  return detail::import_jsonl(impl_->ctx, in, ImportOptions{});
+}
+
+ImportResult Registry::import_records(std::istream& in, const ImportOptions& options) {
+  return detail::import_jsonl(impl_->ctx, in, options);
 }
 
 Tx Registry::begin() { return Tx(&impl_->ctx, impl_->ctx.begin()); }

@@ -211,7 +211,8 @@ TEST_CASE("cli torrent: put, get, ls and rm round-trip a torrent with binary fie
     CHECK(again.at("metainfo_base64") == given.at("metainfo_base64"));
   }
   SUBCASE("rm removes it; get and rm of it then exit 3") {
-    CHECK(cli.ok({"rm", "torrent", std::string(kHashA)}).empty());
+    CHECK(contains(cli.ok({"rm", "torrent", std::string(kHashA)}),
+                   "removed torrent \"" + std::string(kHashA) + "\" (revision "));
     for (const char* verb : {"get", "rm"}) {
       const Result r = cli({verb, "torrent", std::string(kHashA)});
       CHECK(r.exit_code == kNotFound);
@@ -384,7 +385,8 @@ TEST_CASE("cli kv: versions count writes and --expect-version is compare-and-swa
 
   CHECK(cli({"rm", "kv", "ns", "k", "--expect-version", "2"}).exit_code == kConflict);
   CHECK(cli.ok({"get", "kv", "ns", "k", "--raw"}) == "v3");
-  CHECK(cli.ok({"rm", "kv", "ns", "k", "--expect-version", "3"}).empty());
+  CHECK(contains(cli.ok({"rm", "kv", "ns", "k", "--expect-version", "3"}),
+                 "removed kv \"ns/k\" (revision "));
   for (const char* verb : {"get", "rm"}) {
     const Result absent = cli({verb, "kv", "ns", "k"});
     CHECK(absent.exit_code == kNotFound);

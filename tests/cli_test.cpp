@@ -150,7 +150,7 @@ void check_round_trip(const std::string& kind, const std::string& key_field,
   const std::string first = stored.front().at(key_field).get<std::string>();
   const Result rm = run_cairn({"--db", db, "rm", kind, first});
   CHECK_MESSAGE(rm.exit_code == kOk, rm.err);
-  CHECK(rm.out.empty());
+  CHECK(contains(rm.out, "removed " + kind + " \"" + first + "\" (revision "));
   CHECK(run_cairn({"--db", db, "get", kind, first}).exit_code == kNotFound);
   CHECK(json_lines(run_cairn({"--db", db, "ls", kind}).out) ==
         std::vector<json>(stored.begin() + 1, stored.end()));

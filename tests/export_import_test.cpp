@@ -607,3 +607,67 @@ TEST_CASE("export/import: a replaced record keeps the imported created_at") {
     CHECK(target_lines.count(l) == 1);
   }
 }
+
+// Regression: nlohmann::json::parse keeps the last of two equal keys, so an
+// import line naming a field twice was read as one of them without a word.
+// Found by review (issue 16).
+TEST_CASE("export/import: a line naming a key twice, at any depth, is refused naming the key") {
+  Registries r;
+  auto dst = r.memory();
+  const std::string header = "{\"format\":\"cairn-export\",\"version\":1}\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"kind":"config","kind":"app","record":{"key":"k","value":1}})", "kind"},
+      {R"({"kind":"config","record":{"key":"k","key":"j","value":1}})", "key"},
+      {R"({"kind":"config","record":{"key":"k","value":[{"a":1},{"b":{"c":1,"c":2}}]}})", "c"},
+  };
+  for (const auto& [line, key] : cases) {
+    CAPTURE(line);
+    auto e = error_of([&] { import_text(dst, header + line + "\n"); });
+    REQUIRE(e.has_value());
+    CHECK(test::code(*e) == errc::invalid_argument);
+    CHECK(std::string(e->what()) == "line 2: duplicate key \"" + key + "\"");
+  }
+  CHECK(dst.revision() == 0);
+  // Equal keys in different objects are fine.
+  CHECK(import_text(dst, header +
+                             R"({"kind":"config","record":{"key":"k","value":[{"a":1},{"a":2}]}})" +
+                             "\n")
+            .records == 1);
+}
+
+TEST_CASE("export/import: progress callbacks count the records written and the lines read") {
+  Registries r;
+  auto src = r.memory();
+  for (int i = 0; i < 5; ++i) src.config().save("k" + std::to_string(i), i);
+  std::vector<std::size_t> exported;
+  std::ostringstream out;
+  ExportOptions options;
+  options.progress = [&](std::size_t written) { exported.push_back(written); };
+  REQUIRE(src.export_records(out, options) == 5);
+  CHECK(exported == std::vector<std::size_t>{1, 2, 3, 4, 5});
+
+  auto dst = r.memory();
+  std::vector<std::pair<std::size_t, std::size_t>> imported;
+  std::istringstream in(out.str());
+  cairn::ImportOptions import_options;
+  import_options.progress = [&](std::size_t done, std::size_t total) {
+    imported.emplace_back(done, total);
+  };
+  CHECK(dst.import_records(in, import_options).records == 5);
+  const std::vector<std::pair<std::size_t, std::size_t>> expected = {
+      {2, 0}, {3, 0}, {4, 0}, {5, 0}, {6, 0},  // lines read, the header being line 1
+      {1, 5}, {2, 5}, {3, 5}, {4, 5}, {5, 5},  // records written of 5
+  };
+  CHECK(imported == expected);
+
+  SUBCASE("a callback that throws ends the import with nothing written") {
+    std::istringstream again(out.str());
+    auto fresh = r.memory();
+    cairn::ImportOptions stop;
+    stop.progress = [](std::size_t done, std::size_t total) {
+      if (total != 0 && done == 3) throw cairn::Error(errc::io_error, "cancelled");
+    };
+    CHECK(error_code_of([&] { fresh.import_records(again, stop); }) == errc::io_error);
+    CHECK(fresh.config().count() == 0);
+  }
+}

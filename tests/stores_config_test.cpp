@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -277,4 +278,28 @@ TEST_CASE("config: the JSON form round-trips") {
     CHECK(back.value == value);
     CHECK(back.revision == 3);
   }
+}
+
+// Regression: a config entry's JSON without "value" was read as a null
+// value, so `cairn put config '{"key":"k"}'` and an import stored null
+// without a word. Found by review (issue 16).
+TEST_CASE("config: the JSON form needs a value; an explicit null is one") {
+  auto e = test::error_of([] { json{{"key", "k"}}.get<ConfigEntry>(); });
+  REQUIRE(e.has_value());
+  CHECK(test::code(*e) == errc::invalid_argument);
+  const std::string message = e->what();
+  CHECK(message.find("config \"k\"") != std::string::npos);
+  CHECK(message.find("value") != std::string::npos);
+
+  const ConfigEntry null_value = json{{"key", "k"}, {"value", nullptr}}.get<ConfigEntry>();
+  CHECK(null_value.value.is_null());
+
+  cairn::Registry reg = cairn::Registry::open_in_memory();
+  std::istringstream missing(
+      "{\"format\":\"cairn-export\",\"version\":1}\n{\"kind\":\"config\",\"record\":{\"key\":\"k\"}}\n");
+  auto refused = test::error_of([&] { reg.import_records(missing); });
+  REQUIRE(refused.has_value());
+  CHECK(test::code(*refused) == errc::invalid_argument);
+  CHECK(std::string(refused->what()).rfind("line 2: config \"k\": value", 0) == 0);
+  CHECK_FALSE(reg.config().find("k").has_value());
 }

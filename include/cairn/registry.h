@@ -137,6 +137,8 @@ class Registry {
   // with the same key. A bad line fails with errc::invalid_argument whose
   // message starts with "line N:".
   ImportResult import_records(std::istream& in);
+  // The same, reporting progress through options.progress.
+  ImportResult import_records(std::istream& in, const ImportOptions& options);
   // PRAGMA integrity_check: {"ok"} when the file is sound, else the problems.
   std::vector<std::string> integrity_check() const;
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "cairn/events.h"
@@ -16,6 +17,20 @@ struct ExportOptions {
   // Only these kinds (app, pool, memory_block, config, torrent_session,
   // torrent, kv). Empty: every durable kind.
   std::vector<Kind> kinds{};
+  // Called on the exporting thread after each record is written, with the
+  // number written so far (for a progress display; the total is not counted
+  // up front). What it throws ends the export and reaches the caller.
+  // Default: none.
+  std::function<void(std::size_t written)> progress{};
+};
+
+struct ImportOptions {
+  // Called on the importing thread as the import goes: while it reads and
+  // checks its input, once per line, with (lines read, 0); then while it
+  // writes, once per record, with (records written, records to write). What
+  // it throws ends the import with nothing written and reaches the caller.
+  // Default: none.
+  std::function<void(std::size_t done, std::size_t total)> progress{};
 };
 
 struct ImportResult {

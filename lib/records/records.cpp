@@ -335,8 +335,17 @@ void from_json(const json& j, MemoryBlock& r) {
   table_from_json(j, r, "memory_block", detail::kMemoryBlockFields);
 }
 void to_json(json& j, const ConfigEntry& r) { table_to_json(j, r, detail::kConfigFields); }
+// A config entry without "value" is refused rather than stored as null: a
+// missing field is most likely a mistake. An explicit "value": null is a
+// JSON value like any other (the field is json_any) and is kept.
 void from_json(const json& j, ConfigEntry& r) {
   table_from_json(j, r, "config", detail::kConfigFields);
+  if (!j.contains("value")) {
+    throw Error(errc::invalid_argument,
+                fmt::format("config \"{}\": value: missing (a config entry needs a value; "
+                            "null is written as \"value\": null)",
+                            r.key.substr(0, 48)));
+  }
 }
 
 void to_json(json& j, const Torrent& r) { detail::torrent_to_json(j, r, true); }

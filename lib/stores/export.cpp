@@ -4,6 +4,7 @@
 #include <array>
 #include <istream>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,29 @@ int nesting_depth(std::string_view text) {
   return deepest;
 }
 
+// nlohmann::json::parse keeps the last of two equal keys in an object
+// without a word; a line that says two things for one field is refused
+// instead, naming the key. One set of keys per open object or array.
+nlohmann::json parse_refusing_duplicates(const std::string& text) {
+  std::vector<std::set<std::string>> open;
+  const auto check = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start || event == Event::array_start) {
+      open.emplace_back();
+    } else if (event == Event::object_end || event == Event::array_end) {
+      if (!open.empty()) open.pop_back();
+    } else if (event == Event::key && !open.empty()) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!open.back().insert(key).second) {
+        throw Error(errc::invalid_argument,
+                    fmt::format("duplicate key \"{}\"", key.substr(0, 48)));
+      }
+    }
+    return true;
+  };
+  return nlohmann::json::parse(text, check);
+}
+
 struct Line {
   std::size_t number = 0;
   const KindTransfer* transfer = nullptr;
@@ -108,9 +132,11 @@ Line parse_line(std::size_t number, const std::string& text, int max_depth) {
   }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = parse_refusing_duplicates(text);
   } catch (const nlohmann::json::exception& e) {
     bad_line(number, fmt::format("not valid JSON: {}", e.what()));
+  } catch (const Error& e) {
+    bad_line(number, e.what());
   }
   if (!j.is_object() || j.size() != 2 || !j.contains("kind") || !j.contains("record") ||
       !j["kind"].is_string() || !j["record"].is_object()) {
@@ -139,6 +165,7 @@ std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptio
         out << nlohmann::json{{"kind", to_string(t->kind)}, {"record", std::move(record)}}.dump()
             << '\n';
         ++records;
+        if (options.progress) options.progress(records);
       });
     }
     read.commit();
@@ -148,16 +175,18 @@ std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptio
   return records;
 }
 
-ImportResult import_jsonl(StoreContext& ctx, std::istream& in) {
+ImportResult import_jsonl(StoreContext& ctx, std::istream& in, const ImportOptions& options) {
   ImportResult result;
   std::string text;
   if (!read_line(in, text, 1)) bad_line(1, "empty input: expected the export header");
   result.lines = 1;
   nlohmann::json first;
   try {
-    first = nlohmann::json::parse(text);
+    first = parse_refusing_duplicates(text);
   } catch (const nlohmann::json::exception&) {
     bad_line(1, "not a cairn export (no header line)");
+  } catch (const Error& e) {
+    bad_line(1, e.what());
   }
   if (first != header()) bad_line(1, "not a cairn export of a version this library reads");
 
@@ -168,10 +197,12 @@ ImportResult import_jsonl(StoreContext& ctx, std::istream& in) {
     // A blank line (an editor's trailing newline) carries nothing.
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     lines.push_back(parse_line(result.lines, text, ctx.options().max_json_depth));
+    if (options.progress) options.progress(result.lines, 0);
   }
   if (in.bad()) throw Error(errc::io_error, "import: the input could not be read");
 
   ctx.write([&](Writer& w) {
+    std::size_t written = 0;
     for (const Line& line : lines) {
       try {
         line.transfer->import_one(w, line.record);
@@ -181,6 +212,7 @@ ImportResult import_jsonl(StoreContext& ctx, std::istream& in) {
       } catch (const nlohmann::json::exception& e) {
         bad_line(line.number, e.what());
       }
+      if (options.progress) options.progress(++written, lines.size());
     }
     result.records = lines.size();
     if (!lines.empty()) result.revision = w.revision();

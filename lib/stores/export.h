@@ -20,6 +20,6 @@
 namespace cairn::detail {
 
 std::size_t export_jsonl(StoreContext& ctx, std::ostream& out, const ExportOptions& options);
-ImportResult import_jsonl(StoreContext& ctx, std::istream& in);
+ImportResult import_jsonl(StoreContext& ctx, std::istream& in, const ImportOptions& options);
 
 }  // namespace cairn::detail

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "paths.h"
 #include "table.h"
+#include "progress.h"
 
 namespace cairn::cli {
 namespace {
@@ -133,7 +134,11 @@ ExitCode run_list(const Globals& globals, const BackupArgs& args) {
 }
 
 ExitCode run_verify(const Globals& globals, const BackupArgs& args) {
-  print_backup(globals, verify_backup(args.file));
+  const BackupInfo info = [&] {
+    Ticker ticker(globals, "verifying " + args.file);
+    return verify_backup(args.file);
+  }();
+  print_backup(globals, info);
   return ExitCode::ok;
 }
 
@@ -146,9 +151,19 @@ ExitCode run_prune(const Globals& globals, const BackupArgs& args) {
                 << ", which does not verify: " << listing.problem << '\n';
     }
   };
-  for (const auto& path : prune_backups(dir, args.keep, args.dry_run, report)) {
-    removed.push_back(path.string());
+  std::vector<std::filesystem::path> paths;
+  {
+    // The ticker is stopped before a kept backup is reported, so the two
+    // never share a line.
+    std::vector<BackupListing> kept;
+    {
+      Ticker ticker(globals, "pruning " + dir.string());
+      paths = prune_backups(dir, args.keep, args.dry_run,
+                            [&kept](const BackupListing& listing) { kept.push_back(listing); });
+    }
+    for (const BackupListing& listing : kept) report(listing);
   }
+  for (const auto& path : paths) removed.push_back(path.string());
   if (globals.json) {
     print_document({{args.dry_run ? "would_remove" : "removed", removed}});
   } else if (!globals.quiet) {
@@ -167,6 +182,7 @@ ExitCode run_restore(const Globals& globals, const RestoreArgs& args) {
   options.keep_replaced = !args.discard_replaced;
   RestoreResult result;
   try {
+    Ticker ticker(globals, "restoring " + target);
     result = restore(args.backup, target, options);
   } catch (const Error& e) {
     // The library's "(force replaces it)" is RestoreOptions::force: the flag here.

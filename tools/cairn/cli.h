@@ -121,10 +121,13 @@ inline constexpr std::size_t kMaxInputBytes = 32u << 20;
 std::string read_stdin(const Globals& globals, std::string_view what);
 
 // The JSON text of a command: `argument` itself, or stdin when it is absent or "-".
+// Stdin on a terminal ends at Ctrl-D or as soon as the text is one whole JSON
+// object or array, so one Ctrl-D ends it even after a partial line.
 std::string read_json_text(const std::optional<std::string>& argument, const Globals& globals);
 
 // Parses JSON text. Throws a usage error that names the problem for invalid
-// JSON or nesting deeper than kMaxInputDepth.
+// JSON, nesting deeper than kMaxInputDepth, or an object naming one key twice
+// (`duplicate key "id"`), at any depth.
 nlohmann::json parse_json_input(std::string_view text);
 
 // --- Commands ------------------------------------------------------------

@@ -15,6 +15,7 @@
 
 #include "cairn/records.h"
 #include "cairn/stores.h"
+#include "cairn/tx.h"
 #include "cli.h"
 #include "records_cmd.h"
 
@@ -61,10 +62,18 @@ ExitCode run_put_kv(const Globals& globals, const PutArgs& args) {
 
 ExitCode run_rm_kv(const Globals& globals, const RmArgs& args) {
   expect_operands("rm kv", args.operands, "NS KEY");
+  const std::string& name_space = args.operands[0];
+  const std::string& key = args.operands[1];
   Registry reg = open_existing_registry(globals);
-  if (!reg.kv(args.operands[0]).erase(args.operands[1], args.expect_version)) {
-    throw Error(errc::not_found, kv_name(args.operands[0], args.operands[1]) + " not found");
-  }
+  const Revision before = reg.revision();
+  nlohmann::json entry;
+  const bool removed = reg.transact([&](Tx& tx) {
+    if (auto found = tx.kv(name_space).find(key)) entry = *found;
+    return tx.kv(name_space).erase(key, args.expect_version);
+  });
+  if (!removed) throw Error(errc::not_found, kv_name(name_space, key) + " not found");
+  print_removal(globals, reg, Kind::kv, name_space + "/" + key, kv_name(name_space, key), before,
+                entry);
   return ExitCode::ok;
 }
 
@@ -106,6 +115,13 @@ ExitCode run_rm_trigger(const Globals& globals, const RmArgs& args) {
   Registry reg = open_existing_registry(globals);
   if (!reg.triggers().remove(args.operands[0])) {
     throw Error(errc::not_found, "trigger " + in_quotes(args.operands[0]) + " not found");
+  }
+  // Triggers are not in the change log: there is no revision to report.
+  if (globals.quiet) return ExitCode::ok;
+  if (globals.json) {
+    print_document({{"kind", "trigger"}, {"key", args.operands[0]}});
+  } else {
+    std::cout << "removed trigger " << in_quotes(args.operands[0]) << "\n";
   }
   return ExitCode::ok;
 }

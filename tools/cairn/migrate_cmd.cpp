@@ -11,6 +11,7 @@
 #include "cairn/migrate.h"
 #include "cli.h"
 #include "table.h"
+#include "progress.h"
 
 namespace cairn::cli {
 namespace {
@@ -24,6 +25,26 @@ struct MigrateArgs {
 const std::string& db_path(const Globals& globals) {
   if (globals.db.empty()) fail_usage("no registry given: pass --db PATH or set CAIRN_DB");
   return globals.db;
+}
+
+// A usage error unless `to` is absent or a version `command` can reach:
+// from the current version (already there: "up to date") to the newest
+// migration this build knows. Migrations only go forward, so a target below
+// the current version is a mistake, not something already done.
+void check_target(const Globals& globals, const MigrateArgs& args, const char* command) {
+  if (!args.to) return;
+  const MigrationStatus status = migration_status(db_path(globals));
+  const int to = *args.to;
+  if (to >= status.current_version && to <= status.latest_version) return;
+  const std::string where = "the schema is at version " + std::to_string(status.current_version) +
+                            " and the newest known migration is " +
+                            std::to_string(status.latest_version);
+  if (to < status.current_version) {
+    fail_usage(std::string(command) + " --to " + std::to_string(to) + ": " + where +
+               "; migrations only go forward");
+  }
+  fail_usage(std::string(command) + " --to " + std::to_string(to) + ": " + where +
+             "; there is no version " + std::to_string(to));
 }
 
 ExitCode run_status(const Globals& globals, const MigrateArgs& args) {
@@ -62,6 +83,7 @@ ExitCode run_status(const Globals& globals, const MigrateArgs& args) {
 }
 
 ExitCode run_plan(const Globals& globals, const MigrateArgs& args) {
+  check_target(globals, args, "migrate plan");
   const auto plan = migration_plan(db_path(globals), args.to);
   if (globals.json) {
     nlohmann::json steps = nlohmann::json::array();
@@ -81,10 +103,14 @@ ExitCode run_plan(const Globals& globals, const MigrateArgs& args) {
 }
 
 ExitCode run_up(const Globals& globals, const MigrateArgs& args) {
+  check_target(globals, args, "migrate up");
   MigrateOptions options;
   options.to = args.to;
   options.backup_first = !args.no_backup;
-  const MigrateResult result = migrate(db_path(globals), options);
+  const MigrateResult result = [&] {
+    Ticker ticker(globals, "migrating " + db_path(globals));
+    return migrate(db_path(globals), options);
+  }();
   if (globals.json) {
     print_document(result);
   } else if (!globals.quiet) {
@@ -110,7 +136,10 @@ ExitCode run_verify(const Globals& globals) {
 }
 
 ExitCode run_dry_run(const Globals& globals) {
-  const DryRun run = migrate_dry_run(db_path(globals));
+  const DryRun run = [&] {
+    Ticker ticker(globals, "dry run: migrating an in-memory copy of " + db_path(globals));
+    return migrate_dry_run(db_path(globals));
+  }();
   if (globals.json) {
     print_document(run);
     return ExitCode::ok;

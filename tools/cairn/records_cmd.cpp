@@ -15,14 +15,17 @@
 #include <cctype>
 #include <cstddef>
 #include <initializer_list>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cairn/events.h"
 #include "cairn/records.h"
 #include "cairn/stores.h"
+#include "cairn/tx.h"
 #include "cli.h"
 #include "table.h"
 
@@ -213,37 +216,55 @@ ExitCode run_rm(const Globals& globals, const RmArgs& args) {
   const std::string key = key_operand(kind, args.operands);
   const Expect expect = Expect{args.expect_revision};
   Registry reg = open_existing_registry(globals);
+  // The record is read in the removal's own transaction, so what is printed
+  // is exactly what was removed.
+  const Revision before = reg.revision();
   bool removed = false;
-  switch (kind) {
-    case RecordKind::app:
-      removed = reg.apps().remove(key, expect);
-      break;
-    case RecordKind::pool:
-      try {
-        removed = reg.pools().remove(key, expect, args.cascade ? Cascade::yes : Cascade::no);
-      } catch (const Error& e) {
-        if (e.code() != errc::constraint || args.cascade) throw;
-        throw Error(e.code_value(), std::string(e.what()) + ": cairn rm pool " + key +
-                                        " --cascade removes them with it");
-      }
-      break;
-    case RecordKind::block:
-      removed = reg.blocks().remove(key, expect);
-      break;
-    case RecordKind::config:
-      removed = reg.config().remove(key, expect);
-      break;
-    case RecordKind::torrent:
-      removed = reg.torrents().remove(key, expect);
-      break;
-    case RecordKind::torrent_session:
-    case RecordKind::kv:
-    case RecordKind::trigger:
-      break;  // handled above
-  }
+  nlohmann::json record;
+  Kind event_kind = Kind::app;
+  reg.transact([&](Tx& tx) {
+    switch (kind) {
+      case RecordKind::app:
+        event_kind = Kind::app;
+        if (auto found = tx.apps().find(key)) record = *found;
+        removed = tx.apps().remove(key, expect);
+        break;
+      case RecordKind::pool:
+        event_kind = Kind::pool;
+        if (auto found = tx.pools().find(key)) record = *found;
+        try {
+          removed = tx.pools().remove(key, expect, args.cascade ? Cascade::yes : Cascade::no);
+        } catch (const Error& e) {
+          if (e.code() != errc::constraint || args.cascade) throw;
+          throw Error(e.code_value(), std::string(e.what()) + ": cairn rm pool " + key +
+                                          " --cascade removes them with it");
+        }
+        break;
+      case RecordKind::block:
+        event_kind = Kind::memory_block;
+        if (auto found = tx.blocks().find(key)) record = *found;
+        removed = tx.blocks().remove(key, expect);
+        break;
+      case RecordKind::config:
+        event_kind = Kind::config;
+        if (auto found = tx.config().find(key)) record = *found;
+        removed = tx.config().remove(key, expect);
+        break;
+      case RecordKind::torrent:
+        event_kind = Kind::torrent;
+        if (auto found = tx.torrents().find(key)) record = *found;
+        removed = tx.torrents().remove(key, expect);
+        break;
+      case RecordKind::torrent_session:
+      case RecordKind::kv:
+      case RecordKind::trigger:
+        break;  // handled above
+    }
+  });
   // The library treats removing an absent key as success; a script asking the
   // tool to remove one most likely has the wrong key, so it hears about it.
   if (!removed) throw Error(errc::not_found, args.kind + " " + in_quotes(key) + " not found");
+  print_removal(globals, reg, event_kind, key, args.kind + " " + in_quotes(key), before, record);
   return ExitCode::ok;
 }
 
@@ -378,6 +399,45 @@ void expect_operands(std::string_view command, const std::vector<std::string>& o
                           (operands.size() == 1 ? " argument" : " arguments") + " after the kind";
   if (words == 0) fail_usage(std::string(command) + ": expected nothing, got " + got);
   fail_usage(std::string(command) + ": expected " + std::string(shape) + ", got " + got);
+}
+
+void print_removal(const Globals& globals, const Registry& reg, Kind kind, const std::string& key,
+                   const std::string& name, Revision before, const nlohmann::json& removed) {
+  if (globals.quiet) return;
+  // The last removal of this key after `before` is ours: another process
+  // may have written in between, but not removed the key after we did.
+  const std::vector<Event> events = reg.changes(before + 1);
+  Revision revision = 0;
+  for (const Event& event : events) {
+    if (event.op == Op::removed && event.kind == kind && event.id == key) {
+      revision = event.revision;
+    }
+  }
+  nlohmann::json cascaded = nlohmann::json::array();
+  if (kind == Kind::pool) {
+    for (const Event& event : events) {
+      if (revision == 0 || event.revision != revision || event.op != Op::removed ||
+          event.kind != Kind::memory_block) {
+        continue;
+      }
+      cascaded.push_back({{"kind", to_string(event.kind)},
+                          {"key", event.id},
+                          {"revision", event.revision},
+                          {"record", event.before.value_or(nullptr)}});
+    }
+  }
+  if (globals.json) {
+    nlohmann::json out = {
+        {"kind", to_string(kind)}, {"key", key}, {"revision", revision}, {"record", removed}};
+    if (kind == Kind::pool) out["cascaded"] = cascaded;
+    print_document(out);
+    return;
+  }
+  std::cout << "removed " << name << " (revision " << revision << ")\n";
+  for (const nlohmann::json& block : cascaded) {
+    std::cout << "removed block " << in_quotes(block.at("key").get<std::string>()) << " (revision "
+              << revision << ", with the pool)\n";
+  }
 }
 
 void print_records(const Globals& globals, const LsArgs& args,

@@ -73,6 +73,18 @@ R decode(const nlohmann::json& input, std::string_view kind) {
   }
 }
 
+// What rm prints once `removed` (the record as it was, read in the removal's
+// transaction) is gone: `removed app "render-1" (revision 7)`, and a line per
+// memory block a pool's --cascade removed with it; with --json one object
+// {kind, key, revision, record[, cascaded: [{kind, key, revision, record}]]};
+// nothing with --quiet. `name` is how messages name the record (`app
+// "render-1"`, `kv "ns/key"`); the removal's revision and the cascaded blocks
+// come from the change log after `before`, the revision read before the
+// transaction began.
+void print_removal(const Globals& globals, const Registry& reg, Kind kind, const std::string& key,
+                   const std::string& name, Revision before, const nlohmann::json& removed);
+
+// ls output: one JSON line per record, or one JSON array with --json.
 // ls output: a table on a terminal (the columns of record_columns()), one
 // JSON line per record when piped, or as --format / --json say.
 void print_records(const Globals& globals, const LsArgs& args,

@@ -25,6 +25,7 @@
 #include "cairn/backup.h"
 #include "cairn/events.h"
 #include "cli.h"
+#include "progress.h"
 
 namespace cairn::cli {
 namespace {
@@ -97,19 +98,25 @@ ExitCode run_export(const Globals& globals, const ExportArgs& args) {
   const Registry reg = open_existing_registry(globals, Access::read_only);
   std::size_t records = 0;
   std::string where = "stdout";
-  if (args.output == "-") {
-    records = reg.export_records(std::cout, options);
-  } else {
-    TempOutput temp(args.output);
-    {
-      std::ofstream out(temp.path(), std::ios::binary | std::ios::trunc);
-      if (!out) fail_io("cannot write", temp.path());
-      records = reg.export_records(out, options);
-      out.close();
-      if (!out) fail_io("cannot write", temp.path());
+  {
+    Progress progress(globals, "exporting");
+    options.progress = [&progress](std::size_t written) {
+      progress.update(written, 0, written == 1 ? "record" : "records");
+    };
+    if (args.output == "-") {
+      records = reg.export_records(std::cout, options);
+    } else {
+      TempOutput temp(args.output);
+      {
+        std::ofstream out(temp.path(), std::ios::binary | std::ios::trunc);
+        if (!out) fail_io("cannot write", temp.path());
+        records = reg.export_records(out, options);
+        out.close();
+        if (!out) fail_io("cannot write", temp.path());
+      }
+      temp.commit();
+      where = args.output;
     }
-    temp.commit();
-    where = args.output;
   }
   if (!globals.quiet) {
     std::cerr << "cairn: exported " << records << (records == 1 ? " record" : " records") << " to "
@@ -145,6 +152,12 @@ class StdinBuffer : public std::streambuf {
 };
 
 ImportResult import_from(Registry& reg, const Globals& globals, const std::string& input) {
+  // Reading and checking every line comes first, then the writes, in one transaction.
+  Progress progress(globals, "importing");
+  ImportOptions options;
+  options.progress = [&progress](std::size_t done, std::size_t total) {
+    progress.update(done, total, total == 0 ? "lines read" : "records written");
+  };
   if (input == "-") {
     if (::isatty(STDIN_FILENO) && !globals.quiet) {
       std::cerr << "cairn: reading an export from stdin (end with Ctrl-D)\n";
@@ -152,11 +165,11 @@ ImportResult import_from(Registry& reg, const Globals& globals, const std::strin
     StdinBuffer buffer;
     std::istream in(&buffer);
     in.exceptions(std::ios::badbit);  // a read error reaches the caller as the Error thrown
-    return reg.import_records(in);
+    return reg.import_records(in, options);
   }
   std::ifstream in(input, std::ios::binary);
   if (!in) fail_io("cannot read", input);
-  return reg.import_records(in);
+  return reg.import_records(in, options);
 }
 
 ExitCode run_import(const Globals& globals, const ImportArgs& args) {
