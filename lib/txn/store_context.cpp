@@ -1,7 +1,5 @@
 #include "txn/store_context.h"
 
-#include <sqlite3.h>
-
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
@@ -161,7 +159,7 @@ int StoreContext::begin_locked(db::Database& db) {
   try {
     // SQLite ends a transaction by itself on some errors: then the group's
     // writes are gone, and a SAVEPOINT would begin a new transaction.
-    if (group_ && sqlite3_get_autocommit(db.writer().handle()) != 0) {
+    if (group_ && !db.writer().in_transaction()) {
       abandon_group(std::make_exception_ptr(
           Error(errc::io_error, "write transaction lost: SQLite rolled back its commit group")));
     }
@@ -366,13 +364,7 @@ std::shared_ptr<StoreContext::Group> StoreContext::hand_off(bool committed) noex
     group->bytes += image_bytes(pending_);
     group->batches.push_back(std::exchange(pending_, {}));
   }
-  pending_.clear();
-  savepoints_.clear();
-  revision_.reset();
-  member_savepoint_ = false;
-  depth_ = -1;
-  owner_.store(std::thread::id{});
-  db_->writer_mutex().unlock();
+  release_writer();
   return group;
 }
 
@@ -502,6 +494,10 @@ void StoreContext::finish_outermost() noexcept {
       writer_suspect_ = true;
     }
   }
+  release_writer();
+}
+
+void StoreContext::release_writer() noexcept {
   pending_.clear();
   savepoints_.clear();
   revision_.reset();

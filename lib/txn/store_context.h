@@ -216,6 +216,8 @@ class StoreContext {
   void note_io_failure() noexcept;
   void check_owner(int depth) const;
   void finish_outermost() noexcept;
+  // Forgets this thread's transaction state and unlocks the writer.
+  void release_writer() noexcept;
 
   // ---- Group commit (holding the writer) ----
   // Whether an ending transaction should leave the SQLite transaction open
