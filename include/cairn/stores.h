@@ -10,12 +10,25 @@
 //   get(K)           -> R                    absent: errc::not_found
 //   create(R)        -> R                    present: errc::already_exists
 //   put(R, Expect)   -> R                    upsert; Expect mismatch: errc::conflict
+//   put_many(vector<R>) -> vector<R>         apps, pools, memory blocks, torrents; below
 //   update(K, edit, Expect) -> R             read, edit, write; absent: errc::not_found
 //   remove(K, Expect) -> bool                false if absent
 //   list(Query), count(Query)
 // Writes return the record as stored: timestamps and revision filled in.
 // Invalid records fail with errc::invalid_argument before anything is written.
 // Every error is a cairn::Error (see error.h).
+//
+// put_many(records) upserts each record as put(record) does (no Expect), all
+// in one transaction: a savepoint of the caller's inside reg.transact or a
+// Tx, else one of its own. The batch takes one revision: every record
+// returned carries it, and each has its own change-log row and event, in the
+// batch's order, published after COMMIT. Every record is validated, and a
+// key named twice is refused (errc::invalid_argument, `app "a": appears
+// twice in one put_many`), before anything is written. All or nothing: any
+// failure (an invalid field, a memory block naming a missing pool, a torrent
+// state change not allowed...) writes nothing, publishes nothing, and throws
+// the cairn::Error naming the record. An empty batch returns an empty vector
+// and takes no revision.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +60,7 @@ class AppStore {
   App get(std::string_view id) const;
   App create(App app);
   App put(App app, Expect expect = {});
+  std::vector<App> put_many(std::vector<App> apps);  // see put_many above
   App update(std::string_view id, const std::function<void(App&)>& edit, Expect expect = {});
   bool remove(std::string_view id, Expect expect = {});
   std::vector<App> list(const AppQuery& query = {}) const;
@@ -69,6 +83,7 @@ class PoolStore {
   Pool get(std::string_view name) const;
   Pool create(Pool pool);
   Pool put(Pool pool, Expect expect = {});
+  std::vector<Pool> put_many(std::vector<Pool> pools);  // see put_many above
   Pool update(std::string_view name, const std::function<void(Pool&)>& edit, Expect expect = {});
   // Fails with errc::constraint while memory blocks name the pool, unless
   // cascade is yes: then those blocks are removed in the same transaction,
@@ -92,6 +107,8 @@ class MemoryBlockStore {
   MemoryBlock create(MemoryBlock block);
   // version becomes 1 on create and goes up by one on every update.
   MemoryBlock put(MemoryBlock block, Expect expect = {});
+  // Each block's pool must exist (errc::constraint, nothing written, otherwise).
+  std::vector<MemoryBlock> put_many(std::vector<MemoryBlock> blocks);  // see put_many above
   MemoryBlock update(std::string_view id, const std::function<void(MemoryBlock&)>& edit,
                      Expect expect = {});
   bool remove(std::string_view id, Expect expect = {});
@@ -141,14 +158,15 @@ class TorrentStore {
   // Fails with errc::invalid_argument, naming both states, for a state
   // change TorrentState does not allow.
   Torrent put(Torrent torrent, Expect expect = {});
+  std::vector<Torrent> put_many(std::vector<Torrent> torrents);  // see put_many above
   Torrent update(std::string_view info_hash, const std::function<void(Torrent&)>& edit,
                  Expect expect = {});
   bool remove(std::string_view info_hash, Expect expect = {});
   std::vector<Torrent> list(const TorrentQuery& query = {}) const;
   std::size_t count(const TorrentQuery& query = {}) const;
 
-  // go-i2p-bt's SaveAllTorrents / LoadAllTorrents: all of them in one
-  // transaction; a failure leaves nothing written.
+  // go-i2p-bt's SaveAllTorrents / LoadAllTorrents. save_all is put_many
+  // under the seed's name: the same call, the same behaviour.
   std::vector<Torrent> save_all(std::vector<Torrent> torrents);
   std::vector<Torrent> load_all() const;
 

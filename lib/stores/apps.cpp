@@ -94,6 +94,9 @@ App AppStore::create(App app) {
 App AppStore::put(App app, Expect expect) {
   return detail::put_record<AppCodec>(*ctx_, std::move(app), expect);
 }
+std::vector<App> AppStore::put_many(std::vector<App> apps) {
+  return detail::put_many_records<AppCodec>(*ctx_, std::move(apps));
+}
 App AppStore::update(std::string_view id, const std::function<void(App&)>& edit, Expect expect) {
   return detail::update_record<AppCodec>(*ctx_, id, edit, expect);
 }

@@ -121,6 +121,9 @@ MemoryBlock MemoryBlockStore::create(MemoryBlock block) {
 MemoryBlock MemoryBlockStore::put(MemoryBlock block, Expect expect) {
   return detail::put_record<MemoryBlockCodec>(*ctx_, std::move(block), expect);
 }
+std::vector<MemoryBlock> MemoryBlockStore::put_many(std::vector<MemoryBlock> blocks) {
+  return detail::put_many_records<MemoryBlockCodec>(*ctx_, std::move(blocks));
+}
 MemoryBlock MemoryBlockStore::update(std::string_view id,
                                      const std::function<void(MemoryBlock&)>& edit,
                                      Expect expect) {

@@ -75,6 +75,9 @@ Pool PoolStore::create(Pool pool) {
 Pool PoolStore::put(Pool pool, Expect expect) {
   return detail::put_record<PoolCodec>(*ctx_, std::move(pool), expect);
 }
+std::vector<Pool> PoolStore::put_many(std::vector<Pool> pools) {
+  return detail::put_many_records<PoolCodec>(*ctx_, std::move(pools));
+}
 Pool PoolStore::update(std::string_view name, const std::function<void(Pool&)>& edit,
                        Expect expect) {
   return detail::update_record<PoolCodec>(*ctx_, name, edit, expect);

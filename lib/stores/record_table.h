@@ -20,6 +20,7 @@
 #include <functional>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -157,11 +158,29 @@ typename C::Record put_record(StoreContext& ctx, typename C::Record r, Expect ex
   });
 }
 
-// Upserts every record in one transaction (a savepoint of the caller's):
-// all are validated before any is written, and a failure writes none.
+// put_many's checks, before any SQL: every record is valid, and no key comes
+// twice (the second would silently replace the first in the same revision).
 template <class C>
-std::vector<typename C::Record> put_all(StoreContext& ctx, std::vector<typename C::Record> records) {
-  for (const auto& r : records) C::validate(r, ctx.options());
+void check_batch(const std::vector<typename C::Record>& records, const Options& options) {
+  std::unordered_set<std::string_view> keys;
+  keys.reserve(records.size());
+  for (const auto& r : records) {
+    C::validate(r, options);
+    if (!keys.insert(C::key(r)).second) {
+      throw Error(errc::invalid_argument, fmt::format("{}: appears twice in one put_many",
+                                                      RecordName(C::noun, C::key(r)).str()));
+    }
+  }
+}
+
+// Upserts every record in one transaction (a savepoint of the caller's) under
+// one revision, each with its own change-log row: all are checked before any
+// is written, and a failure writes none. An empty batch opens no transaction.
+template <class C>
+std::vector<typename C::Record> put_many_records(StoreContext& ctx,
+                                                 std::vector<typename C::Record> records) {
+  if (records.empty()) return {};
+  check_batch<C>(records, ctx.options());
   return ctx.write([&](Writer& w) {
     std::vector<typename C::Record> stored;
     stored.reserve(records.size());

@@ -413,8 +413,11 @@ std::vector<Torrent> TorrentStore::list(const TorrentQuery& query) const {
 std::size_t TorrentStore::count(const TorrentQuery& query) const {
   return detail::count_records<TorrentCodec>(*ctx_, query);
 }
+std::vector<Torrent> TorrentStore::put_many(std::vector<Torrent> torrents) {
+  return detail::put_many_records<TorrentCodec>(*ctx_, std::move(torrents));
+}
 std::vector<Torrent> TorrentStore::save_all(std::vector<Torrent> torrents) {
-  return detail::put_all<TorrentCodec>(*ctx_, std::move(torrents));
+  return put_many(std::move(torrents));
 }
 std::vector<Torrent> TorrentStore::load_all() const { return list(); }
 
