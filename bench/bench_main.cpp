@@ -53,7 +53,8 @@ ratios cairn/raw against the targets of issue 7.
   --only LIST        comma-separated scenarios: put_full, put_normal, put_batched,
                      get, in_pool, open, concurrent, events, backup, kv_put_full,
                      kv_put_normal, kv_put_many, kv_get, kv_list_prefix,
-                     torrent_save_all, torrent_get (default: all)
+                     torrent_save_all, torrent_get, wal_pages, put_threads,
+                     kv_put_threads (default: all)
   --side SIDE        both (default), cairn or raw: measure one side only
                      (for profiling; ratios are then not computed)
   --apps N           size of the large registry (default 1000000; the small

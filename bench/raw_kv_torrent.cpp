@@ -12,8 +12,7 @@ namespace {
 constexpr const char* kActor = "cairn";
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
 constexpr const char* kCommit = "COMMIT";
-constexpr const char* kAllocateRevision =
-    "UPDATE registry_state SET revision = revision + 1 WHERE id = 1 RETURNING revision";
+constexpr const char* kAllocateRevision = kNextRevisionSql;
 constexpr const char* kAppendChange =
     "INSERT INTO change_log (revision, idx, kind, op, topic, record_id, before, after, at, actor) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -490,7 +489,7 @@ TableCheck raw_table_check(const std::filesystem::path& path, std::string_view t
   c.rows = query(fmt::format("SELECT count(*) FROM {}", table));
   c.row_bytes = query(fmt::format("SELECT total({}) FROM {}", bytes_sql, table));
   c.changes = query("SELECT count(*) FROM change_log");
-  c.revision = query("SELECT revision FROM registry_state WHERE id = 1");
+  c.revision = query(kLastRevisionSql);
   c.image_bytes =
       query("SELECT total(length(after)) + total(coalesce(length(before), 0)) FROM change_log");
   return c;

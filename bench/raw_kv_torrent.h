@@ -7,7 +7,7 @@
 //   BEGIN IMMEDIATE                                   (one per put, or per batch)
 //   SELECT the entry by (namespace, key)              (version, created_at, the before image)
 //   DELETE it and log kv.expired when it had expired  (never, in these scenarios)
-//   UPDATE registry_state ... RETURNING revision      (once per transaction)
+//   SELECT the newest revision + 1                   (once per transaction)
 //   INSERT ... ON CONFLICT (namespace, key) DO UPDATE
 //   INSERT INTO change_log (..., after = the entry as JSON, value in base64, ...)
 //   COMMIT

@@ -1,5 +1,6 @@
 #include "raw_sqlite.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <stdexcept>
@@ -25,8 +26,7 @@ constexpr const char* kCommit = "COMMIT";
 constexpr const char* kSelect =
     "SELECT id, pools, triggers, meta, protocol_version, registered, last_seen, rehydrated, "
     "created_at, updated_at, revision FROM apps WHERE id = ?";
-constexpr const char* kAllocateRevision =
-    "UPDATE registry_state SET revision = revision + 1 WHERE id = 1 RETURNING revision";
+constexpr const char* kAllocateRevision = kNextRevisionSql;
 constexpr const char* kUpsert =
     "INSERT INTO apps (id, pools, triggers, meta, protocol_version, registered, last_seen, "
     "rehydrated, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -35,8 +35,9 @@ constexpr const char* kUpsert =
     "registered = excluded.registered, last_seen = excluded.last_seen, "
     "rehydrated = excluded.rehydrated, updated_at = excluded.updated_at, "
     "revision = excluded.revision";
-constexpr const char* kDeleteMemberships = "DELETE FROM app_pools WHERE app_id = ?";
-constexpr const char* kInsertMembership = "INSERT INTO app_pools (pool, app_id) VALUES (?, ?)";
+constexpr const char* kDeleteMembership = "DELETE FROM app_pools WHERE pool = ? AND app_id = ?";
+constexpr const char* kInsertMembership =
+    "INSERT INTO app_pools (pool, app_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
 constexpr const char* kAppendChange =
     "INSERT INTO change_log (revision, idx, kind, op, topic, record_id, before, after, at, actor) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -107,6 +108,17 @@ void app_image(std::string& out, const RawApp& a) {
   fmt::format_to(std::back_inserter(out),
                  R"(,"registered":{},"rehydrated":{},"revision":{},"triggers":{},"updated_at":{}}})",
                  a.registered, a.rehydrated, a.revision, a.triggers_json, a.updated_at);
+}
+
+// The names of a pools column, ["a","b"] (pool names need no escaping).
+std::vector<std::string> pool_names(std::string_view json) {
+  std::vector<std::string> out;
+  for (std::size_t open = json.find('"'); open != std::string_view::npos;) {
+    const std::size_t close = json.find('"', open + 1);
+    out.emplace_back(json.substr(open + 1, close - open - 1));
+    open = json.find('"', close + 1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -212,7 +224,7 @@ RawWriter::RawWriter(const std::filesystem::path& path, bool synchronous_full)
       select_(conn_.handle(), kSelect),
       allocate_revision_(conn_.handle(), kAllocateRevision),
       upsert_(conn_.handle(), kUpsert),
-      delete_memberships_(conn_.handle(), kDeleteMemberships),
+      delete_membership_(conn_.handle(), kDeleteMembership),
       insert_membership_(conn_.handle(), kInsertMembership),
       append_change_(conn_.handle(), kAppendChange) {}
 
@@ -283,10 +295,21 @@ void RawWriter::put_in_transaction(const RawApp& app) {
   upsert_.reset();
 
   if (!before || before->pools_json != row.pools_json) {
-    delete_memberships_.bind_text(1, row.id);
-    delete_memberships_.step();
-    delete_memberships_.reset();
+    // As lib/stores/apps.cpp: only the pools that changed.
+    const std::vector<std::string> old = before ? pool_names(before->pools_json)
+                                                : std::vector<std::string>{};
+    auto has = [](const std::vector<std::string>& pools, const std::string& pool) {
+      return std::find(pools.begin(), pools.end(), pool) != pools.end();
+    };
+    for (const std::string& pool : old) {
+      if (has(row.pools, pool)) continue;
+      delete_membership_.bind_text(1, pool);
+      delete_membership_.bind_text(2, row.id);
+      delete_membership_.step();
+      delete_membership_.reset();
+    }
     for (const std::string& pool : row.pools) {
+      if (has(old, pool)) continue;
       insert_membership_.bind_text(1, pool);
       insert_membership_.bind_text(2, row.id);
       insert_membership_.step();
@@ -370,7 +393,7 @@ WorkCheck raw_work_check(const std::filesystem::path& path) {
   c.apps = query("SELECT count(*) FROM apps");
   c.memberships = query("SELECT count(*) FROM app_pools");
   c.changes = query("SELECT count(*) FROM change_log");
-  c.revision = query("SELECT revision FROM registry_state WHERE id = 1");
+  c.revision = query(kLastRevisionSql);
   c.app_bytes = query(
       "SELECT total(length(id) + length(pools) + length(triggers) + length(meta) + "
       "length(protocol_version)) FROM apps");

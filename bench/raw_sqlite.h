@@ -1,16 +1,15 @@
 // The raw side: the work cairn does for a put, a get and "apps in a pool",
 // written directly against the sqlite3 C API with prepared statements, on the
 // same schema and with the same pragmas. The schema is copied from a registry
-// that cairn created, so it follows every migration (0001_initial.sql's tables
-// and indexes, and the change_log_by_at index of 0002, which every change-log
-// insert also updates).
+// that cairn created, so it follows every migration (0004_write_path.sql's
+// WITHOUT ROWID apps, app_pools and change_log among them).
 //
 // A put is, as in lib/stores/apps.cpp and lib/txn/store_context.cpp:
 //   BEGIN IMMEDIATE
 //   SELECT the app by id (the before image, and created/updated)
-//   UPDATE registry_state ... RETURNING revision     (once per transaction)
+//   SELECT the newest revision + 1                  (once per transaction)
 //   INSERT ... ON CONFLICT (id) DO UPDATE            (the app row)
-//   DELETE + INSERT app_pools                        (when the pools changed)
+//   DELETE / INSERT app_pools                        (the pools that changed)
 //   INSERT INTO change_log (..., after = the app as JSON, ...)
 //   COMMIT
 // What it leaves out is what cairn adds on top: validation, the JSON
@@ -35,6 +34,15 @@
 #include "workload.h"
 
 namespace cairn_bench {
+
+// The last revision and the next, as lib/txn/change_log.cpp takes them: the
+// newest in the change log, or registry_state's floor.
+#define CAIRN_BENCH_LAST_REVISION                              \
+  "max((SELECT revision FROM registry_state WHERE id = 1), " \
+  "coalesce((SELECT max(revision) FROM change_log), 0))"
+inline constexpr const char* kLastRevisionSql = "SELECT " CAIRN_BENCH_LAST_REVISION;
+inline constexpr const char* kNextRevisionSql = "SELECT " CAIRN_BENCH_LAST_REVISION " + 1";
+#undef CAIRN_BENCH_LAST_REVISION
 
 // One prepared statement, finalized in the destructor.
 class RawStatement {
@@ -107,7 +115,7 @@ class RawWriter {
   std::optional<RawApp> find(std::string_view id);
 
   RawConnection conn_;
-  RawStatement begin_, commit_, select_, allocate_revision_, upsert_, delete_memberships_,
+  RawStatement begin_, commit_, select_, allocate_revision_, upsert_, delete_membership_,
       insert_membership_, append_change_;
   std::int64_t revision_ = 0;  // this transaction's, once taken; 0 before
   std::int64_t change_index_ = 0;

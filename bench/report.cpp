@@ -56,6 +56,8 @@ std::optional<bool> Row::met() const {
   return std::nullopt;
 }
 
+void progress(std::string_view message) { fmt::print(stderr, "  {}\n", message); }
+
 double median(std::vector<double> values) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,9 @@ struct Row {
 };
 
 double median(std::vector<double> values);
+
+// One line of progress on stderr, indented under the scenario.
+void progress(std::string_view message);
 
 struct Machine {
   unsigned nproc = 0;

@@ -37,8 +37,6 @@ std::string count_label(std::int64_t n) {
   return fmt::format("{}", n);
 }
 
-void progress(std::string_view message) { fmt::print(stderr, "  {}\n", message); }
-
 // Apps named by index, prepared before a timed loop so that making them is not
 // timed.
 std::vector<cairn::App> cairn_apps(const char* prefix, std::int64_t first, std::int64_t n,
@@ -230,6 +228,7 @@ Config Config::smoke_sized() {
   c.torrents = 50;
   c.torrent_rounds = 1;
   c.torrent_get_ops = 100;
+  c.wal_apps = 1'000;
   return c;
 }
 
@@ -241,7 +240,7 @@ const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> names = {
       "put_full", "put_normal", "put_batched", "get", "in_pool", "open", "concurrent",
       "events", "backup", "kv_put_full", "kv_put_normal", "kv_put_many", "kv_get",
-      "kv_list_prefix", "torrent_save_all", "torrent_get", "put_threads", "kv_put_threads"};
+      "kv_list_prefix", "torrent_save_all", "torrent_get", "wal_pages", "put_threads", "kv_put_threads"};
   return names;
 }
 
@@ -264,6 +263,7 @@ void Bench::run() {
   if (config_.wants("kv_list_prefix")) kv_list_prefix();
   if (config_.wants("torrent_save_all")) torrent_save_all();
   if (config_.wants("torrent_get")) torrent_get();
+  if (config_.wants("wal_pages")) wal_pages();
   // Last: they install the fsync-counting VFS shim for every later connection.
   if (config_.wants("put_threads")) put_threads(false);
   if (config_.wants("kv_put_threads")) put_threads(true);

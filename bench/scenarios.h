@@ -54,6 +54,9 @@ struct Config {
   int torrent_rounds = 3;                 // save_all is ~200 MB per round and side
   std::int64_t torrent_get_ops = 20'000;  // per round
 
+  // WAL pages per commit (wal_pages).
+  std::int64_t wal_apps = 10'000;         // the registry the commits go to
+  std::int64_t wal_commits = 50;          // under the autocheckpoint's 1,000 frames
   Side side = Side::both;
   std::set<std::string> only{};          // scenario names; empty: all
 
@@ -105,6 +108,8 @@ class Bench {
   void kv_list_prefix();
   void torrent_save_all();
   void torrent_get();
+  // WAL pages per single-app commit (scenarios_wal.cpp).
+  void wal_pages();
   // Puts from 1-8 threads, apps or KV entries (scenarios_threads.cpp).
   void put_threads(bool kv);
 

@@ -34,8 +34,6 @@ std::string count_label(std::int64_t n) {
   return fmt::format("{}", n);
 }
 
-void progress(std::string_view message) { fmt::print(stderr, "  {}\n", message); }
-
 void expect_count(const char* what, std::size_t got, std::size_t want) {
   if (got != want) {
     throw std::runtime_error(fmt::format("{}: {} results, expected {}", what, got, want));

@@ -11,12 +11,15 @@ CREATE TABLE schema_migrations (
   duration_ms INTEGER NOT NULL
 );
 
+-- The floor of the last revision, for when the change log holds nothing
+-- newer (the last revision is otherwise the change log's newest).
 CREATE TABLE registry_state (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   revision INTEGER NOT NULL
 );
 
--- One row per changed record, all rows of a transaction sharing its revision.
+-- One row per changed record, all rows of a transaction sharing its revision;
+-- clustered by (revision, idx), so an append writes its right edge only.
 CREATE TABLE change_log (
   revision INTEGER NOT NULL,
   idx INTEGER NOT NULL,
@@ -29,7 +32,7 @@ CREATE TABLE change_log (
   at INTEGER NOT NULL,
   actor TEXT NOT NULL,
   PRIMARY KEY (revision, idx)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE apps (
   id TEXT PRIMARY KEY NOT NULL,
@@ -43,15 +46,15 @@ CREATE TABLE apps (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   revision INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
--- Which apps name which pool: "apps in a pool" is an index range, not a scan.
+-- Which apps name which pool: "apps in a pool" is a key range, not a scan.
+-- The writer keeps it by the pools an app's stored row names.
 CREATE TABLE app_pools (
   pool TEXT NOT NULL,
-  app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
   PRIMARY KEY (pool, app_id)
-);
-CREATE INDEX app_pools_by_app ON app_pools (app_id);
+) WITHOUT ROWID;
 
 CREATE TABLE pools (
   name TEXT PRIMARY KEY NOT NULL,
@@ -98,8 +101,6 @@ CREATE TABLE subscriptions (
   acked_revision INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
-
-CREATE INDEX change_log_by_at ON change_log (at);
 
 CREATE TABLE torrents (
   info_hash TEXT PRIMARY KEY NOT NULL,

@@ -59,9 +59,9 @@ enum class Spill { at_commit, mid_transaction };
 cairn::Options options_for(Spill spill) {
   cairn::Options o;  // synchronous=full: the default a server runs with
   o.actor = "disk-full";
-  // 64 KiB of page cache: a transaction of 4 x 32 KiB spills to the WAL while
+  // 40 KiB of page cache (10 pages): a transaction of 4 x 32 KiB spills to the WAL while
   // it writes. The default (64 MiB) keeps it in memory until COMMIT.
-  if (spill == Spill::mid_transaction) o.cache_size_kib = 64;
+  if (spill == Spill::mid_transaction) o.cache_size_kib = 40;
   return o;
 }
 

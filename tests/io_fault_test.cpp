@@ -139,14 +139,29 @@ void build_base(const fs::path& path, int records) {
   }
 }
 
-// A registry one schema version behind, with the same data: the base, with
-// the objects and the history row of the last migration (3) taken out again,
-// so that opening it applies exactly one step.
+// A registry one schema version behind, with the same data: a new file
+// migrated to the version before the latest, with every row of the base that
+// the older schema has a table for, so that opening it applies exactly the
+// last step. (The tables the last step rebuilt keep their columns in order.)
 void downgrade_one_step(const fs::path& path) {
-  REQUIRE(cairn::latest_schema_version() == 3);  // extend this when a migration is added
-  test::exec_sql(path,
-                 "DROP TABLE torrents; DROP TABLE torrent_session; DROP TABLE kv_entries;"
-                 "DELETE FROM schema_migrations WHERE version = 3; PRAGMA user_version = 2;");
+  const int older = cairn::latest_schema_version() - 1;
+  const fs::path copy = fs::path(path) += ".older";
+  cairn::migrate(copy, {.to = older, .backup_first = false});
+  std::string quoted = "'";
+  for (char c : path.string()) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  std::string sql = "ATTACH " + quoted + "' AS base; BEGIN;";
+  for (const auto& table : test::query(copy, "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite%'")) {
+    const std::string& name = table.front();
+    sql += "DELETE FROM main." + name + "; INSERT INTO main." + name + " SELECT * FROM base." +
+           name + (name == "schema_migrations" ? " WHERE version <= " + std::to_string(older)
+                                                : std::string()) + ";";
+  }
+  // Before 0004 the last revision lived in registry_state alone.
+  sql += "UPDATE main.registry_state SET revision = max(revision, "
+         "coalesce((SELECT max(revision) FROM main.change_log), 0)); COMMIT; DETACH base;";
+  test::exec_sql(copy, sql);
+  fs::rename(copy, path);
 }
 
 // ---- what the test compares -------------------------------------------------

@@ -25,6 +25,7 @@
 #include "db/online_copy.h"
 #include "db/transaction.h"
 #include "migrate/migrator.h"
+#include "txn/change_log.h"
 #include "util/sha256.h"
 
 namespace cairn {
@@ -32,7 +33,6 @@ namespace detail {
 namespace {
 
 constexpr const char* kPinSnapshot = "SELECT count(*) FROM sqlite_master";
-constexpr const char* kRevision = "SELECT revision FROM registry_state WHERE id = 1";
 constexpr const char* kUserVersion = "PRAGMA user_version";
 constexpr const char* kApplicationIdQuery = "PRAGMA application_id";
 constexpr std::size_t kMaxManifestBytes = 64 * 1024;
@@ -264,7 +264,7 @@ BackupInfo write_backup(db::Database& db, const std::filesystem::path& dest,
       auto source = db.lease_reader();
       db::Transaction read(*source);  // one snapshot for the whole copy
       source->query_int(kPinSnapshot);
-      info.last_revision = source->query_int(kRevision);
+      info.last_revision = current_revision(*source);
       info.schema_version = static_cast<int>(source->query_int(kUserVersion));
       db::Connection target(temp.path(), db::Connection::Mode::read_write, 5000);
       if (!db::copy_database(*source, target, std::max(1, options.pages_per_step),

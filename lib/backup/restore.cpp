@@ -157,7 +157,7 @@ Prepared migrate_copy(const std::filesystem::path& copy) {
   Migrator migrator(conn, embedded_migrations(), now_ms);
   Prepared out;
   out.schema_version = migrator.up().version;
-  out.last_revision = conn.query_int("SELECT revision FROM registry_state WHERE id = 1");
+  out.last_revision = current_revision(conn);
   return out;
 }
 

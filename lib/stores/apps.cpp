@@ -24,9 +24,10 @@ struct AppCodec : TableCodec<AppCodec> {
       "WHERE m.pool = ? AND m.app_id > ? ORDER BY m.app_id LIMIT ?";
   static inline const char* const kListInPool = kListInPoolSql.c_str();
   static constexpr const char* kCountInPool = "SELECT count(*) FROM app_pools WHERE pool = ?";
-  static constexpr const char* kDeleteMemberships = "DELETE FROM app_pools WHERE app_id = ?";
+  static constexpr const char* kDeleteMembership =
+      "DELETE FROM app_pools WHERE pool = ? AND app_id = ?";
   static constexpr const char* kInsertMembership =
-      "INSERT INTO app_pools (pool, app_id) VALUES (?, ?)";
+      "INSERT INTO app_pools (pool, app_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
 
   static std::string_view key(const App& a) { return a.id; }
 
@@ -48,12 +49,30 @@ struct AppCodec : TableCodec<AppCodec> {
   // An app may name pools that do not exist yet (LatZero registers apps first).
   static void before_write(Writer&, const App&) {}
 
+  // The memberships follow the pools the stored row names: only the pools
+  // that changed are written, each one row of app_pools.
   static void after_write(Writer& w, const App& a, const App* before) {
-    if (before && before->pools == a.pools) return;
-    w.db().prepare(kDeleteMemberships).bind_text(1, a.id).run();
-    for (const auto& pool : a.pools) {
-      w.db().prepare(kInsertMembership).bind_text(1, pool).bind_text(2, a.id).run();
+    static const std::vector<std::string> kNone;
+    const std::vector<std::string>& old = before ? before->pools : kNone;
+    if (old == a.pools) return;
+    for (const auto& pool : old) {
+      if (!contains(a.pools, pool)) set_membership(w, kDeleteMembership, pool, a.id);
     }
+    for (const auto& pool : a.pools) {
+      if (!contains(old, pool)) set_membership(w, kInsertMembership, pool, a.id);
+    }
+  }
+
+  static void after_remove(Writer& w, const App& before) {
+    for (const auto& pool : before.pools) set_membership(w, kDeleteMembership, pool, before.id);
+  }
+
+  static bool contains(const std::vector<std::string>& pools, const std::string& pool) {
+    return std::find(pools.begin(), pools.end(), pool) != pools.end();
+  }
+  static void set_membership(Writer& w, const char* sql, const std::string& pool,
+                             const std::string& id) {
+    w.db().prepare(sql).bind_text(1, pool).bind_text(2, id).run();
   }
 
   static db::Statement list(db::Connection& c, const AppQuery& q) {

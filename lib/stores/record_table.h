@@ -12,6 +12,7 @@
 //   static void stamp(Record&, const Record* before);    // kind-specific fields
 //   static void before_write(Writer&, const Record&);    // references, before the row
 //   static void after_write(Writer&, const Record&, const Record* before);  // side tables
+//   static void after_remove(Writer&, const Record& before);  // optional: side tables
 //   static db::Statement list(db::Connection&, const Query&);
 //   static db::Statement count(db::Connection&, const Query&);
 #pragma once
@@ -139,6 +140,7 @@ void remove_row(Writer& w, const typename C::Record& before) {
   db::Statement stmt = w.db().prepare(C::kDelete);
   stmt.bind_text(1, C::key(before));
   stmt.run();
+  if constexpr (requires { C::after_remove(w, before); }) C::after_remove(w, before);
   w.record(C::kind, Op::removed, C::topic(Op::removed), C::key(before), C::image(before),
            std::nullopt);
 }

@@ -10,9 +10,16 @@
 namespace cairn::detail {
 namespace {
 
-constexpr const char* kAllocateRevision =
-    "UPDATE registry_state SET revision = revision + 1 WHERE id = 1 RETURNING revision";
-constexpr const char* kCurrentRevision = "SELECT revision FROM registry_state WHERE id = 1";
+// The last revision is the newest in the change log (the right edge of its
+// b-tree, no page written to find it), or registry_state's floor when the
+// log holds nothing newer (after retention, a restore, or a write that
+// logged no change).
+#define CAIRN_LAST_REVISION                                    \
+  "max((SELECT revision FROM registry_state WHERE id = 1), " \
+  "coalesce((SELECT max(revision) FROM change_log), 0))"
+constexpr const char* kAllocateRevision = "SELECT " CAIRN_LAST_REVISION " + 1";
+constexpr const char* kCurrentRevision = "SELECT " CAIRN_LAST_REVISION;
+#undef CAIRN_LAST_REVISION
 constexpr const char* kOldestRevision = "SELECT min(revision) FROM change_log";
 constexpr const char* kAppendChange =
     "INSERT INTO change_log (revision, idx, kind, op, topic, record_id, before, after, at, actor) "
@@ -36,8 +43,10 @@ constexpr const char* kStoreAckedRevision =
     "INSERT INTO subscriptions (name, acked_revision, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET acked_revision = excluded.acked_revision, "
     "updated_at = excluded.updated_at";
-// The newest revision written before a time (retention by age).
-constexpr const char* kNewestBefore = "SELECT max(revision) FROM change_log WHERE at < ?";
+// Retention by age removes the oldest revisions up to the first one written
+// at or after a time: a walk from the left edge, as long as what it removes.
+constexpr const char* kFirstSince =
+    "SELECT revision FROM change_log WHERE at >= ? ORDER BY revision, idx LIMIT 1";
 // The oldest position a named subscription within the lag bound still needs.
 constexpr const char* kOldestPinned =
     "SELECT min(acked_revision) FROM subscriptions WHERE acked_revision >= ?";
@@ -179,9 +188,9 @@ std::size_t compact_change_log(db::Connection& conn, const RetentionPolicy& poli
   const Revision current = current_revision(conn);
   Revision through = current - policy.max_revisions;
   {
-    db::Statement stmt = conn.prepare(kNewestBefore);
+    db::Statement stmt = conn.prepare(kFirstSince);
     stmt.bind_int(1, now - policy.max_age_ms);
-    if (stmt.step() && !stmt.is_null(0)) through = std::max(through, stmt.column_int(0));
+    through = std::max(through, stmt.step() ? stmt.column_int(0) - 1 : current);
   }
   {
     db::Statement stmt = conn.prepare(kOldestPinned);
@@ -189,6 +198,8 @@ std::size_t compact_change_log(db::Connection& conn, const RetentionPolicy& poli
     if (stmt.step() && !stmt.is_null(0)) through = std::min(through, stmt.column_int(0));
   }
   if (through <= 0) return 0;
+  // When every row goes, the floor keeps the last revision.
+  if (through >= current) set_current_revision(conn, current);
   conn.prepare(kDeleteThrough).bind_int(1, through).run();
   return static_cast<std::size_t>(conn.changes());
 }

@@ -255,6 +255,9 @@ void StoreContext::commit(int depth) {
     --depth_;
     return;
   }
+  // A revision is spent even by a write that logged no change: keep it as
+  // the floor, since the next one is taken from the change log.
+  if (revision_ && pending_.empty()) set_current_revision(w, *revision_);
   if (member_savepoint_) w.prepare(kRelease).run();  // on failure, the caller rolls back
   if (should_hand_off()) {
     const std::shared_ptr<Group> group = hand_off(true);

@@ -83,8 +83,9 @@ constexpr std::array kColumns = {
 };
 
 constexpr std::array kIndexes = {
-    "app_pools_by_app", "pools_by_type",     "memory_blocks_by_pool", "memory_blocks_by_type",
-    "change_log_by_at", "torrents_by_state", "kv_entries_by_expiry",  "sqlite_autoindex_apps_1",
+    "sqlite_autoindex_server_config_1", "pools_by_type",     "memory_blocks_by_pool",
+    "memory_blocks_by_type",            "torrents_by_state", "kv_entries_by_expiry",
+    "sqlite_autoindex_pools_1",
 };
 
 // New names: plain, looking like SQLite's reserved "sqlite_" prefix without
