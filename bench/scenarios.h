@@ -132,6 +132,13 @@ class Bench {
   template <class CairnFn, class RawFn>
   void measure(Row& row, int rounds, CairnFn&& cairn, RawFn&& raw);
 
+  // The same with two cairn sides, `cairn` into row and `second` into
+  // second_row, against one raw side whose rounds both rows get: their ratios
+  // divide by the same figure. The side that goes first rotates every round.
+  template <class CairnFn, class SecondFn, class RawFn>
+  void measure_two(Row& row, Row& second_row, int rounds, CairnFn&& cairn, SecondFn&& second,
+                   RawFn&& raw);
+
   Config config_;
   std::vector<Row> rows_;
   nlohmann::json setup_ = nlohmann::json::object();
@@ -160,6 +167,31 @@ void Bench::measure(Row& row, int rounds, CairnFn&& cairn, RawFn&& raw) {
   }
   if (!row.cairn_rounds.empty()) row.cairn = median(row.cairn_rounds);
   if (!row.raw_rounds.empty()) row.raw = median(row.raw_rounds);
+}
+
+template <class CairnFn, class SecondFn, class RawFn>
+void Bench::measure_two(Row& row, Row& second_row, int rounds, CairnFn&& cairn, SecondFn&& second,
+                        RawFn&& raw) {
+  for (int round = 0; round <= rounds; ++round) {
+    for (int k = 0; k < 3; ++k) {
+      const int side = (round + k) % 3;  // 0: cairn, 1: second, 2: raw
+      if (side == 0 && config_.runs_cairn()) {
+        const double v = cairn(round);
+        if (round > 0) row.cairn_rounds.push_back(v);
+      } else if (side == 1 && config_.runs_cairn()) {
+        const double v = second(round);
+        if (round > 0) second_row.cairn_rounds.push_back(v);
+      } else if (side == 2 && config_.runs_raw()) {
+        const double v = raw(round);
+        if (round > 0) row.raw_rounds.push_back(v);
+      }
+    }
+  }
+  second_row.raw_rounds = row.raw_rounds;
+  for (Row* r : {&row, &second_row}) {
+    if (!r->cairn_rounds.empty()) r->cairn = median(r->cairn_rounds);
+    if (!r->raw_rounds.empty()) r->raw = median(r->raw_rounds);
+  }
 }
 
 }  // namespace cairn_bench
